@@ -11,7 +11,7 @@ looks like what ``makemigrations`` writes), then:
 * swappable dependencies are written ``migrations.swappable_dependency(settings.X)``;
 * a custom operation whose ``deconstruct()`` does not reproduce its constructor
   arguments is carried as source text from its original migration (or refused);
-* the module is formatted with ``ruff format`` (or ``black``) when available;
+* the module is formatted with the ``ruff`` squasher depends on (never one found on PATH);
 * the result is imported in isolation and its operations compared with the intended
   ones by ``deconstruct()`` equality (:func:`roundtrip_check`).
 
@@ -23,7 +23,6 @@ from __future__ import annotations
 import datetime
 import functools
 import re
-import shutil
 import subprocess
 import types
 from collections.abc import Callable, Iterable
@@ -507,39 +506,40 @@ def roundtrip_check(text: str, spec: SquashedMigration, carrier: Carrier) -> Non
         raise SquasherError("round-trip check failed: dependencies differ")
 
 
+def _ruff_binary() -> str | None:
+    """The ruff that ships with squasher (a dependency), never whichever ``ruff`` is on PATH,
+    so the written squash is the same on every machine."""
+    try:
+        from ruff.__main__ import find_ruff_bin
+    except ImportError:  # pragma: no cover - ruff is a dependency; an odd install lacks it
+        return None
+    try:
+        return str(find_ruff_bin())
+    except FileNotFoundError:  # pragma: no cover
+        return None
+
+
 def format_source(text: str, path: Path | None = None) -> tuple[str, str | None]:
-    """Format with ``ruff format`` (or ``black``) when installed; unchanged otherwise."""
-    ruff = shutil.which("ruff")
-    candidates: list[tuple[str, list[str]]] = []
-    if ruff:
+    """Sort imports and format with squasher's own ``ruff`` (the project's ruff settings apply
+    through ``--stdin-filename``); unchanged when ruff cannot run."""
+    ruff = _ruff_binary()
+    if ruff is None:
+        return text, None
+    cwd = str(path.parent) if path is not None and path.parent.exists() else None
+    stdin_name = ["--stdin-filename", str(path)] if path is not None else []
+    steps = (
         # imports sorted by the project's isort settings first (stdlib / third party / first party)
-        cmd = [ruff, "check", "--select", "I", "--fix", "--exit-zero", "--quiet", "-"]
-        if path is not None:
-            cmd[-1:-1] = ["--stdin-filename", str(path)]
+        [ruff, "check", "--select", "I", "--fix", "--exit-zero", "--quiet", *stdin_name, "-"],
+        [ruff, "format", *stdin_name, "-"],
+    )
+    formatted = False
+    for cmd in steps:
         try:
-            proc = subprocess.run(
-                cmd, input=text, capture_output=True, text=True, timeout=60,
-                cwd=str(path.parent) if path is not None and path.parent.exists() else None,
-            )
-            if proc.returncode == 0 and "class Migration" in proc.stdout:
-                text = proc.stdout
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-        cmd = [ruff, "format", "-"]
-        if path is not None:
-            cmd[2:2] = ["--stdin-filename", str(path)]
-        candidates.append(("ruff", cmd))
-    black = shutil.which("black")
-    if black:
-        candidates.append(("black", [black, "-q", "-"]))
-    for name, cmd in candidates:
-        try:
-            proc = subprocess.run(
-                cmd, input=text, capture_output=True, text=True, timeout=60,
-                cwd=str(path.parent) if path is not None and path.parent.exists() else None,
-            )
+            proc = subprocess.run(cmd, input=text, capture_output=True, text=True, timeout=60,
+                                  cwd=cwd)
         except (OSError, subprocess.TimeoutExpired):
             continue
-        if proc.returncode == 0 and proc.stdout.strip():
-            return proc.stdout, name
-    return text, None
+        if proc.returncode == 0 and "class Migration" in proc.stdout:
+            text = proc.stdout
+            formatted = formatted or cmd[1] == "format"
+    return text, "ruff" if formatted else None

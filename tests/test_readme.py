@@ -76,10 +76,14 @@ def test_walkthrough_commands_all_work(sample_project: Path, tmp_path: Path) -> 
     }
     env.pop("DJANGO_SETTINGS_MODULE", None)
     env.pop("DATABASE_URL", None)
-    # `python` in the README means the interpreter squasher is installed in.
+    # `python` in the README means the interpreter squasher is installed in. A wrapper that
+    # execs sys.executable, not a symlink to it: a symlink outside the virtualenv makes Python
+    # miss the venv's pyvenv.cfg and start the base interpreter (without Django).
     shim = tmp_path / "bin"
     shim.mkdir()
-    (shim / "python").symlink_to(sys.executable)
+    wrapper = shim / "python"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.quote(sys.executable)} "$@"\n')
+    wrapper.chmod(0o755)
     env["PATH"] = f"{shim}{os.pathsep}{env['PATH']}"
     assert shutil.which("squasher", path=env["PATH"]), "squasher console script not installed"
 

@@ -355,3 +355,26 @@ def test_custom_operations_defined_in_migrations(tiny: Path) -> None:
     squashed = dump(tiny, "squashed.sqlite3")
     assert squashed["rows"] == original["rows"]
     assert ["touched", 1] in squashed["rows"] and ["unser", 4] in squashed["rows"]
+
+
+def test_written_squash_does_not_depend_on_formatter_on_path(tiny: Path, tmp_path: Path) -> None:
+    """A `ruff` or `black` earlier on PATH (another version, a broken one) must not change
+    the written file: squasher formats with the ruff it depends on."""
+    fake_bin = tmp_path / "fake-bin"
+    fake_bin.mkdir()
+    for tool in ("ruff", "black"):
+        script = fake_bin / tool
+        script.write_text("#!/bin/sh\necho 'class Migration: broken = True'\n")
+        script.chmod(0o755)
+
+    def squash_text(path_env: str) -> str:
+        proc = run_squasher("squash", "shop", "0001", "0003", "--no-verify", "--dry-run",
+                            cwd=tiny, env={**os.environ, "PATH": path_env})
+        assert proc.returncode == 0, proc.stderr
+        return re.sub(r"on \d{4}-\d\d-\d\d \d\d:\d\d", "", proc.stdout)
+
+    plain = squash_text("/usr/bin:/bin")
+    with_fakes = squash_text(f"{fake_bin}{os.pathsep}/usr/bin:/bin")
+    assert with_fakes == plain
+    assert "broken = True" not in with_fakes
+    assert "class Migration(migrations.Migration):" in plain
