@@ -105,7 +105,11 @@ def _check(project, apps: Iterable[str] | None) -> list[Problem]:
             hint="remove one of these dependencies (or split the squash that introduced it)",
         ))
 
-    known_external = DJANGO_CONTRIB_LABELS | installed_app_labels(project.settings)
+    known_external = DJANGO_CONTRIB_LABELS | installed_app_labels(project.settings, project.root)
+    # INSTALLED_APPS or MIGRATION_MODULES computed in settings: which labels exist is unknown
+    # statically, so SQ007 is not guessed (Django, with --settings, knows).
+    apps_known = project.settings.installed_apps is not None and \
+        project.settings.migration_modules_known
     project_apps = set(graph.apps())
     unmigrated = getattr(project, "unmigrated_apps", set())
 
@@ -142,7 +146,7 @@ def _check(project, apps: Iterable[str] | None) -> list[Problem]:
                         hint=f"depend on ({target[0]!r}, '__first__') or add migrations to {target[0]}",
                     ))
                 continue
-            elif target[0] not in known_external:
+            elif apps_known and target[0] not in known_external:
                 problems.append(Problem(
                     code="SQ007",
                     message=f"{_name(key)} {verb} {_name(target)}: app {target[0]!r} is not in the project "
@@ -174,7 +178,7 @@ def _check(project, apps: Iterable[str] | None) -> list[Problem]:
         for ref, reason in graph.unresolved.get(key, ()):
             if ref.swappable_setting:
                 problems.append(Problem(
-                    code="SQ007", message=f"swappable dependency on settings.{ref.swappable_setting}: {reason}",
+                    code="SQ007", message=f"swappable dependency: {reason}",
                     path=record.path, span=ref.span, severity=Severity.INFO, key=key,
                     hint="pass --settings so the setting can be read",
                 ))

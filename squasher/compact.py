@@ -354,13 +354,14 @@ def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, dat
     last loaded from ``work`` (after the last squash unless it stopped at a failure). Stops
     at the first failure unless ``report.keep_going``.
     """
-    from squasher.project import Project
+    from squasher.django_project import load_django_project
     from squasher.squash import plan_and_write
 
     written: list[dict[str, Any]] = []
     attempted: set[tuple[str, MigrationKey, MigrationKey]] = set()
     while True:
-        project = Project.load(work, use_cache=False)
+        importlib.invalidate_caches()
+        project = load_django_project(work, settings)[0]
         todo = [s for s in suggest(project, scope, keep_last=keep_last)
                 if (s.app, s.first, s.last) not in attempted]
         if not todo:

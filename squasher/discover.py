@@ -6,11 +6,14 @@ declared by an ``AppConfig`` subclass in the app's ``apps.py`` when it is a stri
 literal, else the app directory's name (Django's default: the last component of the
 app's dotted name).
 
-Settings are read from the settings module's source: module-level string
-assignments (``AUTH_USER_MODEL = "accounts.User"``) and a literal
-``INSTALLED_APPS``. ``from .base import *`` inside the project is followed, so split
-settings work; anything computed is ignored (the swappable dependency then stays
-symbolic, see :class:`squasher.records.Reference`).
+Settings are read from the settings module's source: module-level assignments are
+evaluated in order when they are built from literals (``AUTH_USER_MODEL = "accounts.User"``,
+``INSTALLED_APPS = DJANGO_APPS + THIRD_PARTY_APPS + LOCAL_APPS``, ``INSTALLED_APPS += [...]``,
+``[*A, *B]``, ``.append``/``.extend``). ``from .base import *`` inside the project is
+followed, so split settings work. Anything computed (a call, the environment, an assignment
+under ``if``) is *unknown*: readers then say unknown instead of reporting a problem (the
+swappable dependency stays symbolic, see :class:`squasher.records.Reference`; ``check`` does not
+guess which apps are installed).
 """
 
 from __future__ import annotations
@@ -46,36 +49,46 @@ def _skip_dir(dirpath: str, name: str) -> bool:
     return os.path.exists(os.path.join(dirpath, name, "pyvenv.cfg"))
 
 
+def _config_label(apps_py: Path, class_name: str | None = None
+                  ) -> tuple[str | None, Span | None, str | None]:
+    """``(label, span of the label, name)`` of an ``AppConfig`` subclass in ``apps_py`` (the
+    one named ``class_name``, else the first that sets a literal label or name)."""
+    try:
+        tree = ast.parse(apps_py.read_bytes())
+    except (SyntaxError, ValueError, OSError):
+        return None, None, None
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef) or (class_name and node.name != class_name):
+            continue
+        bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
+        if not class_name and not any(b.endswith("AppConfig") for b in bases):
+            continue
+        label = name = None
+        span = None
+        for stmt in node.body:
+            if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
+                    and isinstance(stmt.targets[0], ast.Name)
+                    and isinstance(stmt.value, ast.Constant)
+                    and isinstance(stmt.value.value, str)):
+                if stmt.targets[0].id == "label":
+                    label = stmt.value.value
+                    span = Span(stmt.lineno, stmt.col_offset, stmt.end_lineno, stmt.end_col_offset)
+                elif stmt.targets[0].id == "name":
+                    name = stmt.value.value
+        if label is not None or name is not None or class_name:
+            return label, span, name
+    return None, None, None
+
+
 def app_label_for(app_dir: Path) -> tuple[str, tuple[Path, Span] | None]:
     """The app label of ``app_dir``: ``AppConfig.label`` from ``apps.py`` if literal, else the dir name."""
     apps_py = app_dir / "apps.py"
     if apps_py.is_file():
-        try:
-            tree = ast.parse(apps_py.read_bytes())
-        except (SyntaxError, ValueError, OSError):
-            tree = None
-        if tree is not None:
-            for node in tree.body:
-                if not isinstance(node, ast.ClassDef):
-                    continue
-                bases = {b.id if isinstance(b, ast.Name) else getattr(b, "attr", "") for b in node.bases}
-                if not any(b.endswith("AppConfig") for b in bases):
-                    continue
-                label = name = None
-                for stmt in node.body:
-                    if (isinstance(stmt, ast.Assign) and len(stmt.targets) == 1
-                            and isinstance(stmt.targets[0], ast.Name)
-                            and isinstance(stmt.value, ast.Constant)
-                            and isinstance(stmt.value.value, str)):
-                        if stmt.targets[0].id == "label":
-                            label = (stmt.value.value, Span(stmt.lineno, stmt.col_offset,
-                                                            stmt.end_lineno, stmt.end_col_offset))
-                        elif stmt.targets[0].id == "name":
-                            name = stmt.value.value
-                if label is not None:
-                    return label[0], (apps_py, label[1])
-                if name is not None:
-                    return name.rsplit(".", 1)[-1], None
+        label, span, name = _config_label(apps_py)
+        if label is not None and span is not None:
+            return label, (apps_py, span)
+        if name is not None:
+            return name.rsplit(".", 1)[-1], None
     return app_dir.name, None
 
 
@@ -114,11 +127,30 @@ def _package_dir(root: Path, module: str) -> Path | None:
     return None
 
 
+def _is_app_dir(path: str) -> bool:
+    """An app package named ``migrations`` (Django's own test suite has one) is told apart from
+    a migrations package by what only an app has: ``apps.py``, ``models.py`` or its own
+    ``migrations`` package."""
+    return any(os.path.exists(os.path.join(path, marker))
+               for marker in ("apps.py", "models.py", os.path.join("migrations", "__init__.py")))
+
+
 def _walk_packages(root: Path) -> list[MigrationPackage]:
     found: list[MigrationPackage] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not _skip_dir(dirpath, d))
-        if os.path.basename(dirpath) == "migrations" and "__init__.py" in filenames:
+        # os.walk does not enter symlinked folders; Django imports a symlinked migrations
+        # package like any other (a dangling link is no package, as for Django)
+        for name in dirnames:
+            link = os.path.join(dirpath, name)
+            if name == "migrations" and os.path.islink(link) and os.path.isfile(
+                    os.path.join(link, "__init__.py")) and not _is_app_dir(link):
+                app_dir = Path(dirpath)
+                label, span = app_label_for(app_dir)
+                found.append(MigrationPackage(app_label=label, path=Path(link), app_path=app_dir,
+                                              label_span=span))
+        if os.path.basename(dirpath) == "migrations" and "__init__.py" in filenames \
+                and not _is_app_dir(dirpath):
             mig_dir = Path(dirpath)
             app_dir = mig_dir.parent
             if app_dir == root.parent:
@@ -142,7 +174,8 @@ def discover_unmigrated_apps(root: Path, packages: list[MigrationPackage],
     with_migrations = {p.app_path for p in packages}
     labels: set[str] = set()
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if not _skip_dir(dirpath, d) and d != "migrations"]
+        dirnames[:] = [d for d in dirnames if not _skip_dir(dirpath, d)
+                       and (d != "migrations" or _is_app_dir(os.path.join(dirpath, d)))]
         if "__init__.py" in filenames and ("apps.py" in filenames or "models.py" in filenames):
             app_dir = Path(dirpath)
             if app_dir not in with_migrations:
@@ -211,8 +244,88 @@ def _module_file(root: Path, module: str) -> Path | None:
     return None
 
 
+class _Unknown:
+    """A settings value that cannot be known without running the settings module."""
+
+    def __repr__(self) -> str:
+        return "UNKNOWN"
+
+
+#: Marks a settings name whose value was computed (a call, an environment lookup, an
+#: unknown name...): readers say "unknown" rather than guess.
+UNKNOWN = _Unknown()
+
+
+def _evaluate(node: ast.AST, values: dict[str, object]) -> object:
+    """The value of a settings expression built from literals, names assigned before, list /
+    tuple concatenation (``A + B``), unpacking (``[*A, *B]``) and dict unions; else UNKNOWN."""
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        pass
+    if isinstance(node, ast.Name):
+        return values.get(node.id, UNKNOWN)
+    if isinstance(node, ast.List | ast.Tuple):
+        items: list[object] = []
+        for element in node.elts:
+            if isinstance(element, ast.Starred):
+                inner = _evaluate(element.value, values)
+                if not isinstance(inner, list | tuple):
+                    return UNKNOWN
+                items.extend(inner)
+            else:
+                value = _evaluate(element, values)
+                if value is UNKNOWN:
+                    return UNKNOWN
+                items.append(value)
+        return items if isinstance(node, ast.List) else tuple(items)
+    if isinstance(node, ast.Dict):
+        result: dict[object, object] = {}
+        for key_node, value_node in zip(node.keys, node.values, strict=True):
+            value = _evaluate(value_node, values)
+            if key_node is None:  # {**OTHER}
+                if not isinstance(value, dict):
+                    return UNKNOWN
+                result.update(value)
+                continue
+            key = _evaluate(key_node, values)
+            if key is UNKNOWN or value is UNKNOWN:
+                return UNKNOWN
+            result[key] = value  # type: ignore[index]
+        return result
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.BitOr):
+        left, right = _evaluate(node.left, values), _evaluate(node.right, values)
+        if isinstance(node.op, ast.Add):
+            if isinstance(left, list | tuple) and isinstance(right, list | tuple):
+                return [*left, *right] if isinstance(left, list) else (*left, *right)
+            if isinstance(left, str) and isinstance(right, str):
+                return left + right
+        elif isinstance(left, dict) and isinstance(right, dict):
+            return {**left, **right}
+    return UNKNOWN
+
+
+def _assign(values: dict[str, object], target: ast.AST, value: object) -> None:
+    if isinstance(target, ast.Name):
+        values[target.id] = value
+    elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
+        # MIGRATION_MODULES["shop"] = "..." changes the dict in place
+        container = values.get(target.value.id)
+        key = _evaluate(target.slice, values)
+        if isinstance(container, dict) and key is not UNKNOWN and value is not UNKNOWN:
+            container[key] = value  # type: ignore[index]
+        else:
+            values[target.value.id] = UNKNOWN
+    elif isinstance(target, ast.Tuple | ast.List):
+        for element in target.elts:
+            _assign(values, element.value if isinstance(element, ast.Starred) else element, UNKNOWN)
+
+
 def _read_settings_file(path: Path, root: Path, module: str, values: dict[str, object],
                         seen: set[Path]) -> None:
+    """Evaluate the module-level assignments of a settings file into ``values`` (in order, so
+    ``INSTALLED_APPS += [...]`` and names defined earlier work); ``from X import *`` of a
+    project module is followed; computed values are :data:`UNKNOWN`."""
     if path in seen:
         return
     seen.add(path)
@@ -236,16 +349,58 @@ def _read_settings_file(path: Path, root: Path, module: str, values: dict[str, o
             if target_file is not None:
                 _read_settings_file(target_file, root, target, values, seen)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if node.value is None:
                 continue
-            try:
-                value = ast.literal_eval(node.value)
-            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-                continue
+            value = _evaluate(node.value, values)
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             for target in targets:
-                if isinstance(target, ast.Name):
-                    values[target.id] = value
+                _assign(values, target, value)
+        elif isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
+            current = values.get(node.target.id, UNKNOWN)
+            change = _evaluate(node.value, values)
+            if isinstance(node.op, ast.Add) and isinstance(current, list | tuple) \
+                    and isinstance(change, list | tuple):
+                values[node.target.id] = [*current, *change] if isinstance(current, list) \
+                    else (*current, *change)
+            elif isinstance(node.op, ast.BitOr) and isinstance(current, dict) \
+                    and isinstance(change, dict):
+                values[node.target.id] = {**current, **change}
+            else:
+                values[node.target.id] = UNKNOWN
+        elif isinstance(node, ast.Expr) and isinstance(node.value, ast.Call):
+            # INSTALLED_APPS.append("x") / .extend([...]) / MIGRATION_MODULES.update({...})
+            call = node.value
+            func = call.func
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name) \
+                    and func.value.id in values:
+                current = values[func.value.id]
+                args = [_evaluate(a, values) for a in call.args]
+                if isinstance(current, list) and func.attr == "append" and len(args) == 1 \
+                        and args[0] is not UNKNOWN:
+                    current.append(args[0])
+                elif isinstance(current, list) and func.attr == "extend" and len(args) == 1 \
+                        and isinstance(args[0], list | tuple):
+                    current.extend(args[0])
+                elif isinstance(current, list) and func.attr == "insert" and len(args) == 2 \
+                        and isinstance(args[0], int) and args[1] is not UNKNOWN:
+                    current.insert(args[0], args[1])
+                elif isinstance(current, dict) and func.attr == "update" and len(args) == 1 \
+                        and isinstance(args[0], dict):
+                    current.update(args[0])
+                else:
+                    values[func.value.id] = UNKNOWN
+        elif isinstance(node, ast.If | ast.Try | ast.For | ast.While | ast.With):
+            # assignments under a condition: whatever they set is no longer known for sure
+            for inner in ast.walk(node):
+                if isinstance(inner, ast.Assign | ast.AugAssign | ast.AnnAssign):
+                    for target in (inner.targets if isinstance(inner, ast.Assign) else [inner.target]):
+                        name = target.value.id if isinstance(target, ast.Subscript) \
+                            and isinstance(target.value, ast.Name) else getattr(target, "id", None)
+                        if name is not None:
+                            values[name] = UNKNOWN
+                elif isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) \
+                        and isinstance(inner.func.value, ast.Name) and inner.func.value.id in values:
+                    values[inner.func.value.id] = UNKNOWN
 
 
 def read_settings(root: Path, settings_module: str | None = None) -> ProjectSettings:
@@ -270,23 +425,39 @@ def read_settings(root: Path, settings_module: str | None = None) -> ProjectSett
     for name, value in values.items():
         if isinstance(value, str) and _MODEL_RE.match(value) and name.isupper():
             settings.swappable[name] = value
-    modules = values.get("MIGRATION_MODULES")
+    modules = values.get("MIGRATION_MODULES", {})
     if isinstance(modules, dict) and all(isinstance(k, str) and (v is None or isinstance(v, str))
                                          for k, v in modules.items()):
         settings.migration_modules = dict(modules)
+    else:
+        settings.migration_modules_known = False
     installed = values.get("INSTALLED_APPS")
     if isinstance(installed, list | tuple) and all(isinstance(a, str) for a in installed):
         settings.installed_apps = tuple(installed)
     return settings
 
 
-def installed_app_labels(settings: ProjectSettings) -> set[str]:
-    """Best-effort labels of ``INSTALLED_APPS`` entries (last dotted component, AppConfig paths stripped)."""
+def installed_app_labels(settings: ProjectSettings, root: Path | None = None) -> set[str]:
+    """Labels of ``INSTALLED_APPS`` entries: an ``AppConfig`` path or app module found under
+    ``root`` gives its declared label; anything else Django's default, the last component of
+    the app's dotted name."""
     labels: set[str] = set()
     for entry in settings.installed_apps or ():
         parts = entry.split(".")
-        if len(parts) >= 3 and parts[-2] == "apps" and parts[-1][:1].isupper():
-            labels.add(parts[-3])
+        is_config = len(parts) >= 2 and parts[-1][:1].isupper()
+        module = ".".join(parts[:-1]) if is_config else entry
+        source = _module_file(root, module) if root is not None else None
+        if source is not None:
+            if is_config:
+                label, _span, name = _config_label(source, parts[-1])
+                if label or name:
+                    labels.add(label or name.rsplit(".", 1)[-1])  # type: ignore[union-attr]
+                    continue
+            elif source.name == "__init__.py":
+                labels.add(app_label_for(source.parent)[0])
+                continue
+        if is_config:
+            labels.add(parts[-3] if len(parts) >= 3 and parts[-2] == "apps" else parts[-2])
         else:
             labels.add(parts[-1])
     return labels

@@ -37,25 +37,94 @@ def resolve_settings_module(root: str | Path, settings_module: str | None = None
     )
 
 
-def setup_django(settings_module: str, root: str | Path) -> None:
-    """Put ``root`` first on ``sys.path``, set ``DJANGO_SETTINGS_MODULE`` and run ``django.setup()``.
+def find_manage_py(root: str | Path) -> Path | None:
+    """``root/manage.py``, else the only ``root/*/manage.py`` (a project one folder down)."""
+    root = Path(root)
+    if (root / "manage.py").is_file():
+        return root / "manage.py"
+    candidates = sorted(root.glob("*/manage.py"))
+    return candidates[0] if len(candidates) == 1 else None
 
-    Raises ``SettingsError`` (with the first lines of the underlying error) when the
-    settings cannot be imported or the apps cannot be loaded. Calling it again with the
-    same arguments is a no-op; Django cannot be set up twice in one process with other
-    settings, so that raises ``SettingsError`` too.
+
+def prepare_import(root: str | Path, settings_module: str | None = None,
+                   pythonpath: tuple[str, ...] | list[str] = ()) -> str:
+    """Make the project importable the way ``manage.py`` does, without running a command.
+
+    ``root`` and manage.py's folder go first on ``sys.path`` (Python puts a script's folder
+    there), ``pythonpath`` entries before them (django-admin's ``--pythonpath``); then
+    ``manage.py`` itself runs with ``execute_from_command_line`` stubbed out, so whatever it
+    does before starting Django happens here too: ``sys.path`` edits for a ``src/`` layout,
+    ``.env`` loading, ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``. An explicit
+    ``settings_module`` wins over manage.py's default, as ``--settings`` does for manage.py.
+    Returns the settings module to use; raises ``SettingsError`` naming manage.py's line when
+    it fails, or when no settings module can be found.
+    """
+    root = Path(root).resolve()
+    for entry in (*reversed([str(Path(p).resolve()) for p in pythonpath]), str(root)):
+        if entry not in sys.path:
+            sys.path.insert(0, entry)
+    if settings_module:
+        os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    manage = find_manage_py(root)
+    if manage is not None:
+        _run_manage_py(manage.resolve(), root)
+    module = os.environ.get("DJANGO_SETTINGS_MODULE") or resolve_settings_module(root, None)
+    os.environ["DJANGO_SETTINGS_MODULE"] = module
+    return module
+
+
+def _run_manage_py(manage: Path, root: Path) -> None:
+    import runpy
+
+    try:
+        import django.core.management as management
+    except ImportError as error:
+        raise SettingsError(f"Django is not importable by {sys.executable}: {error}",
+                            hint="install squasher into the project's virtualenv") from None
+    folder = str(manage.parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+    real = management.execute_from_command_line
+    argv = sys.argv
+    management.execute_from_command_line = lambda argv=None: None  # type: ignore[assignment]
+    sys.argv = [str(manage), "squasher"]
+    try:
+        runpy.run_path(str(manage), run_name="__main__")
+    except SystemExit as exit_:
+        if exit_.code not in (None, 0):
+            raise SettingsError(f"{manage.name} exited with {exit_.code!r} before starting Django",
+                                path=manage) from None
+    except Exception as error:  # noqa: BLE001 - manage.py may raise anything
+        frames = [f for f in traceback.extract_tb(error.__traceback__)
+                  if f.filename == str(manage)]
+        raise SettingsError(
+            f"running {manage.name} failed: {type(error).__name__}: {error}",
+            path=manage, line=frames[-1].lineno if frames else None,
+            hint="squasher imports the project the way manage.py does") from error
+    finally:
+        management.execute_from_command_line = real
+        sys.argv = argv
+
+
+def setup_django(settings_module: str | None, root: str | Path,
+                 pythonpath: tuple[str, ...] | list[str] = ()) -> str:
+    """Import the project as ``manage.py`` would (:func:`prepare_import`) and run ``django.setup()``.
+
+    Returns the settings module used. Raises ``SettingsError`` (with the first lines of the
+    underlying error) when the settings cannot be imported or the apps cannot be loaded.
+    Calling it again with the same arguments is a no-op; Django cannot be set up twice in one
+    process with other settings, so that raises ``SettingsError`` too.
     """
     global _configured
     root = str(Path(root).resolve())
-    if _configured == (settings_module, root):
-        return
+    if _configured is not None and _configured[1] == root and \
+            settings_module in (None, _configured[0]):
+        return _configured[0]
     if _configured is not None:
         raise SettingsError(
             f"Django is already set up with {_configured[0]} from {_configured[1]} in this process",
             hint="run each project in its own process (python -m squasher.worker)")
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
+    settings_module = prepare_import(root, settings_module, pythonpath)
     try:
         import django
         from django.conf import settings
@@ -74,6 +143,7 @@ def setup_django(settings_module: str, root: str | Path) -> None:
             hint="check --settings / DJANGO_SETTINGS_MODULE and that the project imports cleanly",
         ) from error
     _configured = (settings_module, root)
+    return settings_module
 
 
 def applied_migrations(settings_module: str, root: str | Path, alias: str = "default") -> set[tuple[str, str]]:

@@ -324,8 +324,14 @@ class MigrationGraph:
             if s in self.descendants(e):
                 raise UsageError(f"{e[1]} comes before {s[1]} in {app}'s history",
                                  hint="swap START and END")
-            raise GraphError(f"{s[1]} and {e[1]} are on different branches of {app}",
-                             hint="merge the branches first (squasher merge)")
+            self._raise_unreadable(app, f"{s[1]} and {e[1]} seem to be on different branches")
+            record = self.records.get(e)
+            raise GraphError(
+                f"{s[1]} and {e[1]} are on different branches of {app} "
+                f"(leaves: {', '.join(k[1] for k in self.leaves(app))})",
+                path=record.path if record else None,
+                line=record.dependencies_span.line if record and record.dependencies_span else None,
+                hint="merge the branches first (squasher merge)")
         members = {k for k in (after & self.ancestors(e)) if k[0] == app and self.is_project_node(k)}
         members |= {s, e}
         before_start = self.ancestors(s)
@@ -345,6 +351,23 @@ class MigrationGraph:
                         hint="start the range before the branch point")
         plan = self.forwards_plan(e)
         return [k for k in plan if k in members]
+
+
+    def _raise_unreadable(self, app: str, what: str) -> None:
+        """When a migration of ``app`` could not be read (syntax error, non-literal
+        dependencies), the graph is not known there: say so, naming that file and line,
+        rather than report what the incomplete graph shows."""
+        for key in self._app_nodes(app):
+            record = self.records.get(key)
+            if record is None:
+                continue
+            for problem in record.parse_problems:
+                if problem.severity.value == "error":
+                    raise GraphError(
+                        f"{what}, but {app}.{key[1]} cannot be read statically: "
+                        f"{problem.message}", path=record.path,
+                        line=problem.span.line if problem.span else None,
+                        hint="fix that file, or pass --settings so Django reads the graph")
 
 
 def _add_node(g: nx.DiGraph, key: MigrationKey, project_apps: set[str]) -> None:
@@ -408,7 +431,10 @@ def _build_graph(records, settings, applied, apps, unmigrated_apps) -> Migration
         """``MigrationLoader.check_key``: resolve ``__first__``/``__latest__``, ignore what Django ignores."""
         if ref.app_label is None:
             unresolved.setdefault(current, []).append(
-                (ref, f"settings.{ref.swappable_setting} could not be read statically"))
+                (ref, f"settings.{ref.swappable_setting} could not be read statically"
+                      if (ref.swappable_setting or "").isupper() else
+                      f"{ref.swappable_setting} is computed in the file; its app is unknown "
+                      "statically"))
             return None
         key = (ref.app_label, ref.name)
         if ref.name not in SPECIAL_NAMES or key in g:

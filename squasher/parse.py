@@ -118,7 +118,9 @@ class _Reader:
             value = self.swappable.get(arg.attr)
             app = value.split(".", 1)[0] if value else None
             return Reference(app, "__first__", span, swappable_setting=arg.attr)
-        return None
+        # A value computed in the file (``getattr(settings, ...)``, an app's own settings
+        # object): the target app is unknown statically, not an error (Django resolves it).
+        return Reference(None, "__first__", span, swappable_setting=_dotted(arg) or "?")
 
     def references(self, attr: str, value: ast.AST) -> tuple[Reference, ...]:
         """Entries of ``dependencies``/``replaces``/``run_before``; non-literals become problems."""

@@ -16,6 +16,7 @@ import hashlib
 import os
 import pickle
 from dataclasses import dataclass, field
+from dataclasses import replace as dc_replace
 from pathlib import Path
 
 from squasher import parse as parse_module
@@ -91,14 +92,31 @@ class Project:
             packages[package.app_label] = package
         cache = _Cache(root, settings) if use_cache else None
         records: dict[Path, MigrationRecord] = {}
-        for label, package in packages.items():
+
+        def read(package: MigrationPackage) -> list[MigrationRecord]:
+            found = []
             for path in migration_files(package):
-                record = cache.get(path, label) if cache else None
+                record = cache.get(path, package.app_label) if cache else None
                 if record is None:
-                    record = parse_migration(path, label, settings=settings)
+                    record = parse_migration(path, package.app_label, settings=settings)
                     if cache:
-                        cache.put(path, label, record)
-                records[path] = record
+                        cache.put(path, package.app_label, record)
+                found.append(record)
+            return found
+
+        for label, package in list(packages.items()):
+            package_records = read(package)
+            if not settings.migration_modules_known:
+                # MIGRATION_MODULES computed in settings: a relocated package's folder name is
+                # not its label, but its migrations name their own app in their dependencies
+                inferred = label_from_dependencies(label, package_records)
+                if inferred is not None and inferred not in packages:
+                    del packages[label]
+                    package = dc_replace(package, app_label=inferred, label_span=None)
+                    packages[inferred] = package
+                    package_records = read(package)
+            for record in package_records:
+                records[record.path] = record
         if cache:
             cache.save()
         unmigrated = discover_unmigrated_apps(root, list(packages.values()), settings)
@@ -243,6 +261,22 @@ class Project:
     def _rebuild(self) -> None:
         self.graph = build_graph(self.records_by_path.values(), self.settings,
                                  apps=self.packages, unmigrated_apps=self.unmigrated_apps)
+
+
+def label_from_dependencies(label: str, records: list[MigrationRecord]) -> str | None:
+    """The app label the migrations of one package use for each other, when it is not
+    ``label`` (the folder's guess): ``("shop", "0001_initial")`` in a file next to
+    ``0001_initial.py`` says the package belongs to ``shop``. ``None`` when they agree with
+    ``label`` or say nothing."""
+    names = {r.name for r in records}
+    votes: dict[str, int] = {}
+    for record in records:
+        for ref in (*record.dependencies, *record.replaces):
+            if ref.app_label is not None and ref.name in names and ref.swappable_setting is None:
+                votes[ref.app_label] = votes.get(ref.app_label, 0) + 1
+    if not votes or label in votes:
+        return None
+    return max(sorted(votes), key=lambda app: votes[app])
 
 
 def _same_edges(old: MigrationRecord, new: MigrationRecord) -> bool:

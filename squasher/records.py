@@ -183,3 +183,5 @@ class ProjectSettings:
     swappable: dict[str, str] = field(default_factory=dict)  # "AUTH_USER_MODEL" -> "accounts.User"
     installed_apps: tuple[str, ...] | None = None  # literal INSTALLED_APPS, when readable
     migration_modules: dict[str, str | None] = field(default_factory=dict)  # literal MIGRATION_MODULES
+    #: false when MIGRATION_MODULES is computed: app labels may then differ from folder names
+    migration_modules_known: bool = True

@@ -64,7 +64,6 @@ from squasher.errors import (
     GraphError,
     MigrationParseError,
     SettingsError,
-    SquasherError,
     UsageError,
     VerificationError,
 )
@@ -156,30 +155,42 @@ class SquashResult:
 # ----------------------------------------------------------------------------- naming
 
 
+#: Longest migration name written, in UTF-8 bytes: the file (``NAME.py``), its temporary file
+#: while writing (``.NAME.py.XXXXXXXX.tmp``) and its bytecode (``NAME.cpython-3XX.pyc``) must
+#: stay within the 255-byte file-name limit of common file systems.
+MAX_NAME_BYTES = 200
+
+
+def _number(name: str) -> str:
+    return name.split("_", 1)[0]
+
+
 def squash_name(start: MigrationKey, end: MigrationKey, *, explicit_start: bool,
                 name: str | None = None, number: str | None = None) -> str:
     """Django's convention: ``<START>_squashed_<END>``, ``0001_squashed_<END>`` without START;
-    ``--name NAME`` keeps the start's number (``0015_NAME``) unless NAME starts with digits."""
+    ``--name NAME`` keeps the start's number (``0015_NAME``) unless NAME starts with digits.
+
+    A default name longer than :data:`MAX_NAME_BYTES` is shortened to the numbers
+    (``0001_squashed_0025``); a ``--name`` that long is refused."""
     if name:
         if not name.replace("_", "a").isalnum() or not (name[0].isalnum() or name[0] == "_"):
             raise UsageError(f"--name {name!r} is not a valid migration name",
                              hint="use letters, digits and underscores")
-        if name[0].isdigit():
-            return name
-        prefix = number or start[1].split("_", 1)[0]
-        return f"{prefix}_{name}"
-    if explicit_start:
-        return f"{start[1]}_squashed_{end[1]}"
-    return f"0001_squashed_{end[1]}"
+        full = name if name[0].isdigit() else f"{number or _number(start[1])}_{name}"
+        size = len(full.encode())
+        if size > MAX_NAME_BYTES:
+            raise UsageError(f"--name gives a {size}-byte migration name {full[:40]}...; "
+                             f"at most {MAX_NAME_BYTES} bytes fit in a file name with its "
+                             "temporary and bytecode files", hint="choose a shorter --name")
+        return full
+    first = start[1] if explicit_start else "0001"
+    full = f"{first}_squashed_{end[1]}"
+    if len(full.encode()) > MAX_NAME_BYTES:
+        full = f"{_number(first)}_squashed_{_number(end[1])}"
+    return full
 
 
 # ----------------------------------------------------------------------------- helpers
-
-
-def _load_project(root: Path) -> Any:
-    from squasher.project import Project
-
-    return Project.load(root, use_cache=False)
 
 
 def _check_records(graph: Any, members: list[MigrationKey], allow_dynamic: bool,
@@ -276,41 +287,6 @@ def _cycle_pieces(graph: Any, app: str, members: list[MigrationKey], split: bool
         cycle=cycle,
         hint="pass --split to write those squashes, or squash a shorter range",
     )
-
-
-def _setup_django(root: Path, settings_module: str | None) -> str:
-    from squasher.django_loader import resolve_settings_module, setup_django
-
-    module = resolve_settings_module(root, settings_module)
-    setup_django(module, root)
-    return module
-
-
-def _django_loader(root: Path) -> Any:
-    from django.db.migrations.loader import MigrationLoader
-
-    try:
-        return MigrationLoader(None, ignore_no_migrations=True)
-    except SyntaxError as exc:
-        raise MigrationParseError(
-            f"a migration cannot be imported: {exc.msg}", path=exc.filename, line=exc.lineno,
-            hint="fix the syntax error first",
-        ) from exc
-    except SquasherError:
-        raise
-    except Exception as exc:  # noqa: BLE001 - Django/the project may raise anything here
-        import traceback
-
-        base = str(root.resolve())
-        frames = [f for f in traceback.extract_tb(exc.__traceback__)
-                  if f.filename.startswith(base)]
-        frame = frames[-1] if frames else None
-        raise SettingsError(
-            f"Django's migration loader failed: {type(exc).__name__}: "
-            + " | ".join(str(exc).splitlines()[:3]),
-            path=frame.filename if frame else None, line=frame.lineno if frame else None,
-            hint="run `squasher check` to see the problem statically",
-        ) from exc
 
 
 def _from_state(loader: Any, piece: list[MigrationKey]) -> Any:
@@ -416,8 +392,12 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     """Plan the squash: a :class:`SquashResult` whose ``changes`` are not applied yet."""
     started = time.perf_counter()
     root = Path(root).resolve()
-    project = _load_project(root)
+    # Django is the source of truth: labels, migration modules and evaluated dependencies
+    from squasher.django_project import load_django_project
+
+    project, loader = load_django_project(root, settings_module)
     graph = project.graph
+    timings = {"load": round(time.perf_counter() - started, 3)}
     end_key = graph.resolve(app, end)
     if start:
         start_key = graph.resolve(app, start)
@@ -431,15 +411,9 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     _check_records(graph, members, allow_dynamic, warnings)
     _check_nested(graph, app, members)
     pieces, cycle = _cycle_pieces(graph, app, members, split)
-    timings = {"static": round(time.perf_counter() - started, 3)}
-
-    t0 = time.perf_counter()
-    _setup_django(root, settings_module)
-    loader = _django_loader(root)
     disk = loader.disk_migrations
     migration_modules = {type(m).__module__ for m in disk.values()}
     app_roots = set(graph.roots(app))
-    timings["django"] = round(time.perf_counter() - t0, 3)
     _describe_frozen(graph, members, disk, warnings)
 
     from squasher.writer import (

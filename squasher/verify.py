@@ -115,8 +115,11 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
 
 
 def copy_project(root: Path, dest: Path) -> Path:
-    """Copy the project's source files (no VCS, virtualenvs, node_modules, databases, caches)."""
-    shutil.copytree(root, dest, ignore=_ignore, symlinks=True)
+    """Copy the project's source files (no VCS, virtualenvs, node_modules, databases, caches).
+
+    Symlinks are copied as what they point to: a symlinked ``migrations`` folder must become
+    a folder of the copy, or hiding replaced files in the copy would delete the user's own."""
+    shutil.copytree(root, dest, ignore=_ignore, symlinks=False, ignore_dangling_symlinks=True)
     return dest
 
 

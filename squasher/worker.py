@@ -89,9 +89,14 @@ def _deterministic() -> None:
 def _setup(job: dict[str, Any]) -> None:
     root = Path(job["root"]).resolve()
     os.chdir(root)
-    if str(root) not in sys.path:
-        sys.path.insert(0, str(root))
-    os.environ["DJANGO_SETTINGS_MODULE"] = job["settings"]
+    from squasher.django_loader import prepare_import
+    from squasher.errors import SquasherError
+
+    try:
+        prepare_import(root, job["settings"], job.get("pythonpath", ()))
+    except SquasherError as exc:
+        raise StepError("settings", exc.message, hint=exc.hint,
+                        path=str(exc.path) if exc.path else None, line=exc.line) from exc
     _deterministic()
     import django
     from django.conf import settings

@@ -334,3 +334,17 @@ def test_nested_squash_partially_applied_inner_is_not_used(tmp_path: Path) -> No
                     apps=project.packages)
     assert {k for k in g.nx if k[0] == "a"} == {SQ, A4}
     assert g.parents(A4) == [SQ]
+
+
+def test_interval_across_an_unreadable_migration_names_it(tmp_path: Path) -> None:
+    """A range that only looks split because one migration's dependencies could not be read
+    names that file and line, not "different branches"."""
+    project = load(tmp_path, {"a": chain("a", 5)})
+    path = project.graph.records[("a", "0003_m3")].path
+    path.write_text(path.read_text().replace('("a", "0002_m2")', "DEPS").replace(
+        "('a', '0002_m2')", "DEPS"))
+    g = Project.load(tmp_path / "proj", settings_module="settings", use_cache=False).graph
+    with pytest.raises(GraphError) as error:
+        g.interval("a", "0001", "0005")
+    assert "0003_m3 cannot be read statically" in str(error.value)
+    assert error.value.path == path and error.value.line is not None

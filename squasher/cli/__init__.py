@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import sys
 from collections.abc import Sequence
@@ -50,12 +51,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def add_pythonpath(directory: str | None) -> None:
+    """``--pythonpath DIR`` as django-admin has it: first on ``sys.path``, and on ``PYTHONPATH``
+    so the worker processes that run Django see it too."""
+    if not directory:
+        return
+    directory = os.path.abspath(directory)
+    sys.path.insert(0, directory)
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (directory, os.environ.get("PYTHONPATH")) if p)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
+    add_pythonpath(getattr(args, "pythonpath", None))
     try:
         return int(args.handler(args) or 0)
     except SquasherError as error:

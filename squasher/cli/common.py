@@ -27,6 +27,11 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, settings: bool = Fa
             "--settings", metavar="MODULE", default=None,
             help="Django settings module (default: DJANGO_SETTINGS_MODULE, else read from manage.py)",
         )
+        parser.add_argument(
+            "--pythonpath", metavar="DIR", default=None,
+            help="a directory to add to the Python path, as django-admin's --pythonpath "
+                 "(manage.py's own sys.path changes, e.g. a src/ layout, are applied anyway)",
+        )
 
 
 def console(stderr: bool = False) -> Console:

@@ -47,7 +47,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    project = load_project(args)
+    project = load_project(args, django="found")
     settings = resolve_settings_module(args.root, args.settings) if args.database else None
     plan = plan_finalize(project, args.app, args.squashes or None, finish=args.finish,
                          databases=args.database, settings_module=settings)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from squasher.cli.common import add_common_arguments, console
+from squasher.discover import find_settings_module
 from squasher.errors import UsageError
 from squasher.fileops import write_atomic
 from squasher.project import Project
@@ -25,15 +27,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=handle)
 
 
-def load_project(args: argparse.Namespace) -> Project:
-    """Load the project of ``args.root`` (status spinner on a terminal) and validate ``args.apps``."""
+def load_project(args: argparse.Namespace, *, django: str = "given") -> Project:
+    """Load the project of ``args.root`` (status spinner on a terminal) and validate ``args.apps``.
+
+    ``django`` says when Django's view replaces the static reader: ``"given"`` when settings
+    are given (``--settings`` or ``DJANGO_SETTINGS_MODULE``), ``"found"`` also when manage.py
+    names them (commands that change files), ``"never"``.
+    """
     out = console(stderr=True)
+    settings = getattr(args, "settings", None)
+    if django != "never" and settings is None and hasattr(args, "settings"):
+        settings = os.environ.get("DJANGO_SETTINGS_MODULE")
+        if settings is None and django == "found":
+            settings = find_settings_module(Path(args.root))
     use_cache = not getattr(args, "no_cache", False)
+
+    def load() -> Project:
+        if settings and django != "never":
+            from squasher.django_project import load_django_project
+
+            return load_django_project(args.root, settings)[0]
+        return Project.load(args.root, getattr(args, "settings", None), use_cache=use_cache)
+
     if out.is_terminal:
         with out.status("reading migrations..."):
-            project = Project.load(args.root, getattr(args, "settings", None), use_cache=use_cache)
+            project = load()
     else:
-        project = Project.load(args.root, getattr(args, "settings", None), use_cache=use_cache)
+        project = load()
     if not project.packages:
         raise UsageError(f"no migrations packages found under {project.root}",
                          path=project.root, hint="run from your Django project or pass --root")
