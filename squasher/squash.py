@@ -308,21 +308,22 @@ def _from_state(loader: Any, piece: list[MigrationKey]) -> Any:
 
 def _optimize(operations: list[Any], app: str, enabled: bool, from_state: Any = None
               ) -> tuple[list[Any], int, str]:
-    """(operations, django-only count, optimizer description)."""
-    from django.db.migrations.optimizer import MigrationOptimizer
+    """(operations, django-only count, optimizer description).
 
-    django_ops = MigrationOptimizer().optimize(list(operations), app)
+    Django's count comes from the optimizer's exact replay of Django's algorithm
+    (:mod:`squasher.optimizer.django_ref`), never from running ``MigrationOptimizer`` only to
+    report a number: on long histories that took longer than the whole squash."""
+    from squasher.optimizer import optimize
+    from squasher.optimizer.django_ref import django_length
+
     if not enabled:
-        return list(operations), len(django_ops), "none (--no-optimize)"
-    try:
-        from squasher.optimizer import optimize
-    except ImportError:
-        return django_ops, len(django_ops), "django"
+        return list(operations), django_length(list(operations), app), "none (--no-optimize)"
     result = optimize(list(operations), app, from_state=from_state)
     description = "squasher"
-    if getattr(result, "fallback", None):
-        description = f"squasher (fallback: {result.fallback})"
-    return list(result.operations), len(django_ops), description
+    if result.fallback:
+        description = f"squasher (fallback: {result.fallback}"
+        description += f": {result.reason})" if result.reason else ")"
+    return list(result.operations), result.django_count, description
 
 
 def _count(operations: list[Any], kind: type) -> int:

@@ -45,8 +45,17 @@ def load_project(args: argparse.Namespace, *, django: str = "given") -> Project:
     def load() -> Project:
         if settings and django != "never":
             from squasher.django_project import load_django_project
+            from squasher.errors import SettingsError
 
-            return load_django_project(args.root, settings)[0]
+            try:
+                return load_django_project(args.root, settings)[0]
+            except SettingsError as error:
+                if django != "found" or getattr(args, "settings", None):
+                    raise
+                # settings only guessed from manage.py and they do not import here: the
+                # static reader still knows the files (said, not hidden)
+                out.print(f"squasher: note: reading migrations statically: {error}",
+                          markup=False, highlight=False)
         return Project.load(args.root, getattr(args, "settings", None), use_cache=use_cache)
 
     if out.is_terminal:
