@@ -179,9 +179,10 @@ def django_app_labels(root: Path, settings_module: str) -> set[str]:
 
 def migrate_times(root: Path, settings_module: str, database: str = "sqlite") -> dict[str, Any]:
     """Migrate a copy of ``root`` on a fresh database; ``{"per_app", "count", "total"}``."""
-    from squasher.verify import DSN_ENV, copy_project, postgres_databases
+    from squasher.verify import DSN_ENV, claim_temp_dir, copy_project, postgres_databases
 
     tmp = Path(tempfile.mkdtemp(prefix="squasher-compact-"))
+    claim_temp_dir(tmp)
     try:
         tree = copy_project(root, tmp / "tree")
 
@@ -273,9 +274,10 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
     """
     from squasher.django_loader import resolve_settings_module
     from squasher.project import Project
-    from squasher.verify import copy_project
+    from squasher.verify import claim_temp_dir, copy_project, remove_stale_temp_dirs
 
     root = Path(root).resolve()
+    remove_stale_temp_dirs()
     say = progress or (lambda text: None)
     project = Project.load(root, use_cache=False)
     graph = project.graph
@@ -311,6 +313,7 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
             stats.seconds = times["per_app"].get(app, 0.0)
 
     tmp = Path(tempfile.mkdtemp(prefix="squasher-compact-work-"))
+    claim_temp_dir(tmp)
     try:
         work = copy_project(root, tmp / "tree").resolve()
         baseline = _files(work)

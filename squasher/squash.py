@@ -64,6 +64,7 @@ from squasher.errors import (
     GraphError,
     MigrationParseError,
     SettingsError,
+    SquasherError,
     UsageError,
     VerificationError,
 )
@@ -592,30 +593,51 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
                          allow_dynamic=allow_dynamic, settings_module=settings_module)
     if dry_run:
         return result
-    result.changes.apply()
     if not verify:
+        result.changes.apply()
         return result
     t0 = time.perf_counter()
-    try:
-        from squasher.verify import verify_squash
+    # Verified in a copy of the project that already has the new files: an unverified squash
+    # never reaches the user's tree, whatever happens to this process meanwhile.
+    import shutil
+    import tempfile
 
+    from squasher.verify import (
+        claim_temp_dir,
+        copy_project,
+        remove_stale_temp_dirs,
+        verify_squash,
+    )
+
+    remove_stale_temp_dirs()
+    tmp = Path(tempfile.mkdtemp(prefix="squasher-verify-"))
+    claim_temp_dir(tmp)
+    copy = tmp / "tree"
+    try:
+        copy = copy_project(result.root, copy).resolve()
+        staged = ChangeSet()
+        for change in result.changes.changes:
+            staged.create(copy / change.path.relative_to(result.root), change.new_text or "")
+        staged.apply(root=copy)
         for piece in result.pieces:
-            report = verify_squash(result.root, app, piece.name, settings_module=settings_module,
+            report = verify_squash(copy, app, piece.name, settings_module=settings_module,
                                    database=database)
+            report.relocate(copy, result.root)
             result.verification.append(report)
             if not report.ok:
                 raise VerificationError(
                     report.render(),
-                    hint="the squash does not reproduce its originals; it was not kept "
+                    hint="the squash does not reproduce its originals; nothing was written "
                          "(re-run with --no-verify to keep it for inspection)",
                 )
-    except BaseException:
-        undo = ChangeSet()
-        for piece in result.pieces:
-            if piece.path.exists():
-                undo.delete(piece.path)
-        undo.apply()
+    except SquasherError as error:
+        if error.path is not None and str(error.path).startswith(str(copy)):
+            error.path = result.root / Path(error.path).relative_to(copy)
+        error.message = error.message.replace(str(copy), str(result.root))
         raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    result.changes.apply()
     result.verified = True
     result.timings["verify"] = round(time.perf_counter() - t0, 3)
     return result

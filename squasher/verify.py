@@ -98,6 +98,14 @@ class VerifyReport:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    def relocate(self, copy: Path, root: Path) -> None:
+        """Show paths of the verified copy ``copy`` as paths of the project ``root``."""
+        def swap(items: list[str]) -> list[str]:
+            return [item.replace(str(copy), str(root)) for item in items]
+
+        self.differences, self.warnings, self.checks = (
+            swap(self.differences), swap(self.warnings), swap(self.checks))
+
 
 # --------------------------------------------------------------------------- helpers
 
@@ -303,6 +311,7 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
 
     report = VerifyReport(app=app, squash=squash_name, database=database)
     tmp = Path(tempfile.mkdtemp(prefix="squasher-verify-"))
+    claim_temp_dir(tmp)
     try:
         t0 = time.perf_counter()
         full = copy_project(root, tmp / "full").resolve()
@@ -477,3 +486,36 @@ def verify_or_raise(root: Path, app: str, squash_name: str, **kw: Any) -> Verify
 
 __all__ = ["VerifyReport", "verify_squash", "verify_or_raise", "resolve_settings_module",
            "copy_project", "postgres_databases", "SquasherError"]
+
+
+#: Marker written into every temporary folder of a verification: the pid that owns it.
+_OWNER_FILE = "squasher-owner.pid"
+
+
+def claim_temp_dir(path: Path) -> None:
+    """Mark ``path`` as this process's, so :func:`remove_stale_temp_dirs` can tell whether a
+    killed run left it behind."""
+    (path / _OWNER_FILE).write_text(str(os.getpid()))
+
+
+def remove_stale_temp_dirs() -> list[Path]:
+    """Remove ``squasher-verify-*`` / ``squasher-compact-*`` folders in the temp directory
+    whose owning process is gone (a run killed by SIGKILL/SIGTERM cannot clean up itself)."""
+    removed: list[Path] = []
+    base = Path(tempfile.gettempdir())
+    for pattern in ("squasher-verify-*", "squasher-compact-*"):
+        for path in base.glob(pattern):
+            try:
+                pid = int((path / _OWNER_FILE).read_text())
+            except (OSError, ValueError):
+                continue  # not marked (older squasher, or being created): leave it
+            try:
+                os.kill(pid, 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue  # someone else's
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed

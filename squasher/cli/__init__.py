@@ -12,8 +12,10 @@ import argparse
 import importlib
 import os
 import pkgutil
+import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from squasher import __version__
 from squasher.errors import SquasherError
@@ -62,6 +64,22 @@ def add_pythonpath(directory: str | None) -> None:
         p for p in (directory, os.environ.get("PYTHONPATH")) if p)
 
 
+def _terminate(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def finish_interrupted_change(root: Path | None) -> None:
+    """Anchor change-set journals at ``--root`` and finish a change a killed run left there."""
+    if root is None or not Path(root).is_dir():
+        return
+    from squasher.fileops import recover, set_project_root
+
+    set_project_root(Path(root))
+    message = recover(Path(root))
+    if message:
+        print(f"squasher: note: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -69,7 +87,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     add_pythonpath(getattr(args, "pythonpath", None))
+    # SIGTERM unwinds like Ctrl-C, so temporary copies and databases are removed
+    signal.signal(signal.SIGTERM, _terminate)
     try:
+        finish_interrupted_change(getattr(args, "root", None))
         return int(args.handler(args) or 0)
     except SquasherError as error:
         if getattr(args, "debug", False):
