@@ -166,7 +166,7 @@ def _span_text(lines: list[str] | None, span: Span) -> str | None:
     last = (span.end_line or span.line) - 1
     if not 0 <= first <= last < len(lines):
         return None
-    chunk = [line.encode("utf-8") for line in lines[first:last + 1]]
+    chunk = [line.encode("utf-8", "surrogatepass") for line in lines[first:last + 1]]
     end_col = span.end_col if span.end_col is not None else len(chunk[-1])
     if first == last:
         return chunk[0][span.col:end_col].decode("utf-8")
