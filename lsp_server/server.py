@@ -17,7 +17,6 @@ import sys
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +33,7 @@ from lsp_server.features.hover import hover_text
 from lsp_server.features.lens import lens_titles
 from lsp_server.features.locate import item_at, resolve_reference
 from lsp_server.index import ProjectState, WorkspaceIndex, header_span
+from lsp_server.options import Options
 from squasher.fileops import ChangeSet
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -50,25 +50,6 @@ SUGGEST_DELAY = 0.4
 
 #: GIL switch interval (seconds) while suggestions are computed in a worker thread.
 WORKER_SWITCH_INTERVAL = 0.0005
-
-
-@dataclass
-class Options:
-    """``initializationOptions`` sent by the client (see ARCHITECTURE.md)."""
-
-    django_features: bool = False
-    settings_module: str | None = None
-    interpreter: str | None = None
-
-    @classmethod
-    def from_json(cls, data: Any) -> Options:
-        if not isinstance(data, dict):
-            return cls()
-        return cls(
-            django_features=bool(data.get("djangoFeatures", False)),
-            settings_module=data.get("settingsModule") or None,
-            interpreter=data.get("interpreter") or None,
-        )
 
 
 class SquasherProtocol(LanguageServerProtocol):
