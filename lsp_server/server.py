@@ -656,7 +656,7 @@ def graph(ls: SquasherServer, *args: Any) -> dict[str, Any]:
 @guarded(lambda: {"applied": False}, notify=True)
 async def create_merge(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     app = _arg(args, "app")["app"]
-    changes = act.plan_merge_changes(ls.state_of(app), app)
+    changes = act.plan_merge_changes(ls.state_of(app), app, ls.index.buffers)
     return await ls.apply(f"Create merge migration for {app}", changes)
 
 
@@ -668,7 +668,8 @@ async def rebase(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     # Planned from the unsaved buffers when the editor applies the edit; from disk when the
     # server has to write the files itself (a client without file operations).
     read = ls.read_text if ls.can_apply([{"kind": "rename"}]) else None
-    changes = act.plan_rebase_changes(ls.state_of(app), app, options.get("onto"), read)
+    changes = act.plan_rebase_changes(ls.state_of(app), app, options.get("onto"), read,
+                                      ls.index.buffers)
     return await ls.apply(f"Rebase {app}", changes)
 
 

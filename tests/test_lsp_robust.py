@@ -12,11 +12,13 @@ from pathlib import Path
 
 import attrs
 import pytest
+import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
-from pytest_lsp import LanguageClient
+from pytest_lsp import ClientServerConfig, LanguageClient
 from test_lsp_support import (
     ADD_STATUS,
+    SERVER_COMMAND,
     change_doc,
     client_fixture,
     codes,
@@ -105,3 +107,49 @@ async def test_request_with_a_negative_line_gets_an_answer(client: LanguageClien
     # And the server still answers the next request.
     text = await asyncio.wait_for(hover_at(client, path, find_position(path, "0001_initial", 2)), 15)
     assert "0001_initial" in text
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def bare_client(lsp_client: LanguageClient, workspace: Path):
+    """A client without ``workspace/applyEdit``: the server writes the files itself."""
+    await lsp_client.initialize_session(types.InitializeParams(
+        capabilities=types.ClientCapabilities(
+            workspace=types.WorkspaceClientCapabilities(apply_edit=False)),
+        root_uri=uri(workspace),
+        workspace_folders=[types.WorkspaceFolder(uri=uri(workspace), name="ws")],
+        initialization_options={"djangoFeatures": False},
+    ))
+    yield
+    await lsp_client.shutdown_session()
+
+
+@pytest.mark.parametrize("command", ["squasher.createMerge", "squasher.rebase"])
+async def test_merge_is_refused_while_a_buffer_does_not_parse(bare_client: LanguageClient,
+                                                              workspace: Path, command: str):
+    client = bare_client
+    branch = mig(workspace, "shop", "0004_branch")
+    branch.write_text(migration_source([("shop", "0003_order_total")]))
+    notify_disk_changes(client, [branch])
+    # Not a leaf: a half-typed 0003 loses its dependency, so 0002 looks like a third leaf.
+    leaf = mig(workspace, "shop", "0003_order_total")
+    open_doc(client, leaf)
+    half_typed = leaf.read_text().replace("('shop', '0002_order_status'),", "('shop', '0002_order")
+    assert half_typed != leaf.read_text()
+    change_doc(client, leaf, half_typed, 2)
+    await wait_until(lambda: "SQ006" in codes(client, leaf), what="SQ006 on the half-typed buffer")
+    before = sorted(p.name for p in leaf.parent.iterdir())
+    result = await asyncio.wait_for(client.workspace_execute_command_async(
+        types.ExecuteCommandParams(command=command, arguments=[{"app": "shop"}])), 30)
+    assert result == {"applied": False}
+    assert sorted(p.name for p in leaf.parent.iterdir()) == before  # nothing written
+    shown = [m.message for m in client.messages]
+    assert any(f"{leaf}:" in m and "does not parse" in m for m in shown), shown
+    # Once the buffer parses again (and is saved), the merge is written.
+    if command == "squasher.createMerge":
+        change_doc(client, leaf, leaf.read_text(), 3)
+        await wait_until(lambda: "SQ006" not in codes(client, leaf), what="buffer parses again")
+        result = await asyncio.wait_for(client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command=command, arguments=[{"app": "shop"}])), 30)
+        assert result == {"applied": True}
+        merge = next(p for p in leaf.parent.iterdir() if "merge" in p.name)
+        assert "0002_order_status" not in merge.read_text()  # the two real leaves only
