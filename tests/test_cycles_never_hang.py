@@ -83,3 +83,15 @@ def test_commands_report_a_cross_app_cycle(sample_project: Path, command: list[s
     assert result.returncode == 1, result.stderr
     assert "Traceback" not in result.stderr
     assert "circular dependency: " in result.stderr and "orders.0002_orderline" in result.stderr
+
+
+@pytest.mark.timeout(10)
+def test_split_of_members_across_apps_on_a_cyclic_graph_names_the_cycle(sample_project: Path) -> None:
+    from squasher.cycles import split_without_cycles
+
+    _plant(sample_project, CROSS_APP)
+    graph = Project.load(sample_project, use_cache=False).graph
+    members = [("orders", "0003_order_note"), ("orders", "0001_initial"), ("catalog", "0001_initial")]
+    with pytest.raises(CircularDependencyError) as info:  # was networkx's NetworkXUnfeasible
+        split_without_cycles(graph, "orders", members)
+    assert info.value.path is not None and "circular dependency: " in str(info.value)
