@@ -98,19 +98,24 @@ class RootMap:
 # ---------------------------------------------------------------- positions
 
 
+#: A buffer may hold lone surrogates (an editor's UTF-16 text): count them as one unit each
+#: instead of failing (a failure here stopped diagnostics for every file).
+SURROGATES = "surrogatepass"
+
+
 def _units(text: str, encoding: str) -> int:
     if encoding == types.PositionEncodingKind.Utf8:
-        return len(text.encode("utf-8"))
+        return len(text.encode("utf-8", SURROGATES))
     if encoding == types.PositionEncodingKind.Utf32:
         return len(text)
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", SURROGATES)) // 2
 
 
 def byte_col_to_client(line_text: str | None, col: int, encoding: str) -> int:
     """An ``ast`` column (UTF-8 bytes) -> a column in the client's position encoding."""
     if line_text is None or line_text.isascii() or encoding == types.PositionEncodingKind.Utf8:
         return col
-    prefix = line_text.encode("utf-8")[:col].decode("utf-8", errors="ignore")
+    prefix = line_text.encode("utf-8", SURROGATES)[:col].decode("utf-8", errors="ignore")
     return _units(prefix, encoding)
 
 
@@ -121,9 +126,9 @@ def client_col_to_byte(line_text: str | None, character: int, encoding: str) -> 
     units = 0
     for i, ch in enumerate(line_text):
         if units >= character:
-            return len(line_text[:i].encode("utf-8"))
+            return len(line_text[:i].encode("utf-8", SURROGATES))
         units += _units(ch, encoding)
-    return len(line_text.encode("utf-8"))
+    return len(line_text.encode("utf-8", SURROGATES))
 
 
 def _line(lines: list[str] | None, index: int) -> str | None:

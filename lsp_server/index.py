@@ -292,6 +292,7 @@ class WorkspaceIndex:
 
         Raises when the graph changed under it; the caller marks the apps stale again.
         """
+        from squasher.errors import CircularDependencyError
         from squasher.suggest import suggest
 
         out = {}
@@ -304,7 +305,13 @@ class WorkspaceIndex:
             if not targets:
                 continue
             fresh: dict[str, list[SuggestedRange]] = {}
-            for s in suggest(state.project, apps=targets):
+            found = []
+            for app in targets:
+                try:
+                    found += suggest(state.project, apps=[app])
+                except CircularDependencyError:
+                    continue  # reported as SQ003; nothing can be squashed around a cycle
+            for s in found:
                 fresh.setdefault(s.app, []).append(SuggestedRange(
                     app=s.app, first=tuple(s.first), last=tuple(s.last),  # type: ignore[arg-type]
                     members=tuple(tuple(m) for m in s.members),  # type: ignore[misc]

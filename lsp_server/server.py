@@ -17,12 +17,14 @@ import sys
 import traceback
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import cattrs
 from lsprotocol import types
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
+from pygls.protocol import JsonRPCNotification, LanguageServerProtocol
 
 from lsp_server import convert as cv
 from lsp_server.features import actions as act
@@ -31,6 +33,7 @@ from lsp_server.features.hover import hover_text
 from lsp_server.features.lens import lens_titles
 from lsp_server.features.locate import item_at, resolve_reference
 from lsp_server.index import ProjectState, WorkspaceIndex, header_span
+from lsp_server.options import Options
 from squasher.fileops import ChangeSet
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -49,28 +52,34 @@ SUGGEST_DELAY = 0.4
 WORKER_SWITCH_INTERVAL = 0.0005
 
 
-@dataclass
-class Options:
-    """``initializationOptions`` sent by the client (see ARCHITECTURE.md)."""
+class SquasherProtocol(LanguageServerProtocol):
+    """pygls' protocol, except that a request whose parameters do not fit the LSP types
+    (a negative line, a missing field) gets a JSON-RPC error response.
 
-    django_features: bool = False
-    settings_module: str | None = None
-    interpreter: str | None = None
+    pygls raises while decoding such a message and only logs it, so the client waited
+    for an answer forever.
+    """
 
-    @classmethod
-    def from_json(cls, data: Any) -> Options:
-        if not isinstance(data, dict):
-            return cls()
-        return cls(
-            django_features=bool(data.get("djangoFeatures", False)),
-            settings_module=data.get("settingsModule") or None,
-            interpreter=data.get("interpreter") or None,
-        )
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as exc:
+            if not (isinstance(data, dict) and "id" in data and "method" in data):
+                raise  # a notification or a response: nobody waits for an answer
+            cause = exc.__cause__
+            detail = "; ".join(cattrs.transform_error(cause)) if isinstance(
+                cause, cattrs.ClassValidationError) else str(cause or exc)
+            error = JsonRpcInvalidParams(f"invalid params for {data['method']}: {detail}") \
+                if isinstance(exc, JsonRpcInvalidParams) else exc
+            self._send_response(data["id"], error=error.to_response_error())
+            # Handled: hand pygls a notification nobody listens to ("$/" may be ignored).
+            return self._converter.structure(
+                {"jsonrpc": "2.0", "method": "$/squasher/invalidRequest"}, JsonRPCNotification)
 
 
 class SquasherServer(LanguageServer):
     def __init__(self) -> None:
-        super().__init__("squasher-lsp", __version__)
+        super().__init__("squasher-lsp", __version__, protocol_cls=SquasherProtocol)
         self.options = Options()
         self.index = WorkspaceIndex(logger=self.log_info)
         self.published: dict[str, tuple[Any, ...]] = {}
@@ -139,7 +148,10 @@ class SquasherServer(LanguageServer):
             if state is not None:
                 touched[state.root] = state
         for state in touched.values():
-            self.publish(state)
+            try:
+                self.publish(state)
+            except Exception as exc:  # e.g. a broken root: the other roots still publish
+                self.log_error(f"diagnostics of {state.root}", exc)
         if touched:
             self.schedule_suggestions()
 
@@ -191,17 +203,25 @@ class SquasherServer(LanguageServer):
             # Unchanged problems (frozen dataclasses, spans included): nothing to convert.
             if self._problems_seen.get(uri) == problems and uri in self.published:
                 continue
-            self._problems_seen[uri] = problems
-            diagnostics = [cv.problem_to_diagnostic(p, self.lines_of, self.encoding, self.to_uri)
-                           for p in problems]
-            diagnostics.sort(key=lambda d: (d.range.start.line, d.range.start.character, str(d.code)))
-            ident = tuple(cv.diagnostic_identity(d) for d in diagnostics)
-            if self.published.get(uri) == ident:
-                continue
-            self.published[uri] = ident
-            self.text_document_publish_diagnostics(
-                types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
-            )
+            try:
+                self._publish_one(uri, problems)
+            except Exception as exc:  # one bad buffer must never stop the other files
+                self._problems_seen.pop(uri, None)
+                self.log_error(f"diagnostics of {uri}", exc)
+
+    def _publish_one(self, uri: str, problems: list[Any]) -> None:
+        """Convert and send ``uri``'s diagnostics (unless they did not change)."""
+        self._problems_seen[uri] = problems
+        diagnostics = [cv.problem_to_diagnostic(p, self.lines_of, self.encoding, self.to_uri)
+                       for p in problems]
+        diagnostics.sort(key=lambda d: (d.range.start.line, d.range.start.character, str(d.code)))
+        ident = tuple(cv.diagnostic_identity(d) for d in diagnostics)
+        if self.published.get(uri) == ident:
+            return
+        self.published[uri] = ident
+        self.text_document_publish_diagnostics(
+            types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics)
+        )
 
     def schedule_suggestions(self, delay: float = SUGGEST_DELAY) -> None:
         """Debounced: recompute stale squash suggestions once edits settle, then republish.
@@ -636,7 +656,7 @@ def graph(ls: SquasherServer, *args: Any) -> dict[str, Any]:
 @guarded(lambda: {"applied": False}, notify=True)
 async def create_merge(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     app = _arg(args, "app")["app"]
-    changes = act.plan_merge_changes(ls.state_of(app), app)
+    changes = act.plan_merge_changes(ls.state_of(app), app, ls.index.buffers)
     return await ls.apply(f"Create merge migration for {app}", changes)
 
 
@@ -648,7 +668,8 @@ async def rebase(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     # Planned from the unsaved buffers when the editor applies the edit; from disk when the
     # server has to write the files itself (a client without file operations).
     read = ls.read_text if ls.can_apply([{"kind": "rename"}]) else None
-    changes = act.plan_rebase_changes(ls.state_of(app), app, options.get("onto"), read)
+    changes = act.plan_rebase_changes(ls.state_of(app), app, options.get("onto"), read,
+                                      ls.index.buffers)
     return await ls.apply(f"Rebase {app}", changes)
 
 

@@ -45,6 +45,7 @@ from typing import Any
 
 import networkx as nx
 
+from squasher.errors import CircularDependencyError
 from squasher.records import MigrationKey
 
 __all__ = [
@@ -174,7 +175,15 @@ def _plan_order(graph: Any, g: nx.DiGraph, app: str, members: Sequence[Migration
     if callable(app_plan) and all(m[0] == app for m in ordered):
         plan = [tuple(k) for k in app_plan(app)]  # type: ignore[misc]
     if plan is None or not seen.issubset(plan):
-        plan = list(nx.lexicographical_topological_sort(g))
+        try:
+            plan = list(nx.lexicographical_topological_sort(g))
+        except nx.NetworkXUnfeasible:  # the graph already has a cycle: name it, no traceback
+            loop = [edge[0] for edge in nx.find_cycle(g)]
+            error = getattr(graph, "circular_error", None)
+            if callable(error):
+                raise error(loop) from None
+            names = ", ".join(f"{k[0]}.{k[1]}" for k in loop)
+            raise CircularDependencyError(f"circular dependency: {names}", cycle=loop) from None
     rank = {k: i for i, k in enumerate(plan)}
     return sorted(ordered, key=lambda k: rank[k])
 

@@ -32,7 +32,13 @@ from dataclasses import replace as dc_replace
 
 import networkx as nx
 
-from squasher.errors import GraphError, UnknownAppError, UnknownMigrationError, UsageError
+from squasher.errors import (
+    CircularDependencyError,
+    GraphError,
+    UnknownAppError,
+    UnknownMigrationError,
+    UsageError,
+)
 from squasher.records import MigrationKey, MigrationRecord, ProjectSettings, Reference
 
 SPECIAL_NAMES = ("__first__", "__latest__")
@@ -156,21 +162,70 @@ class MigrationGraph:
     # -- plans ------------------------------------------------------------------------
 
     def _dfs(self, start: MigrationKey, visited: set[MigrationKey], out: list[MigrationKey]) -> None:
-        """Django's ``iterative_dfs`` (post-order over sorted parents), sharing ``visited``."""
+        """Django's ``iterative_dfs`` (post-order over sorted parents), sharing ``visited``.
+
+        Cycle-safe: a node met again while it is still being expanded closes a loop, and
+        :class:`CircularDependencyError` is raised instead of walking round it forever.
+        """
         if self._sorted_parents is None:
             self._sorted_parents = {k: sorted(p) for k, p in self.nx._pred.items()}
         parents = self._sorted_parents
+        on_path: set[MigrationKey] = set()  # expanded, not yet emitted (the current DFS path)
         stack: list[tuple[MigrationKey, bool]] = [(start, False)]
         while stack:
             node, processed = stack.pop()
             if node in visited:
                 continue
             if processed:
+                on_path.discard(node)
                 visited.add(node)
                 out.append(node)
+            elif node in on_path:
+                raise self.circular_error(self._cycle_through(node))
             else:
+                on_path.add(node)
                 stack.append((node, True))
                 stack += [(n, False) for n in parents[node]]
+
+    def _cycle_through(self, node: MigrationKey) -> list[MigrationKey]:
+        """The cycle :meth:`cycles` reports for ``node``'s strongly connected component."""
+        for cycle in self.cycles():
+            if node in cycle:
+                return cycle
+        return [node]  # not reached: the walk only stops at a real loop
+
+    def circular_error(self, cycle: list[MigrationKey]) -> CircularDependencyError:
+        """The error for ``cycle`` (parent -> child order), located at the dependency closing it.
+
+        The message mirrors Django's ``CircularDependencyError`` (the nodes joined by
+        ``", "``); the path and line are those of the dependency (or ``run_before``)
+        written for the edge from the last node back to the first.
+        """
+        names = ", ".join(f"{k[0]}.{k[1]}" for k in cycle)
+        path = line = None
+        for i, child in enumerate(cycle):
+            parent = cycle[i - 1]
+            record, other = self.records.get(child), self.records.get(parent)
+            ref = next((r for r in record.dependencies if r.key == parent), None) if record else None
+            if ref is None and other is not None:
+                ref = next((r for r in other.run_before if r.key == child), None)
+                record = other if ref is not None else record
+            if record is not None:
+                path = record.path
+                span = ref.span if ref is not None else (record.dependencies_span or record.class_span)
+                line = span.line if span else None
+                if ref is not None:
+                    break
+        return CircularDependencyError(
+            f"circular dependency: {names}", path=path, line=line, cycle=list(cycle),
+            hint="remove one of these dependencies (squasher check lists every cycle)")
+
+    def require_acyclic(self, apps: Iterable[str] | None = None) -> None:
+        """Raise :class:`CircularDependencyError` for the first cycle (touching ``apps``, if given)."""
+        wanted = set(apps) if apps is not None else None
+        for cycle in self.cycles():
+            if wanted is None or any(k[0] in wanted for k in cycle):
+                raise self.circular_error(cycle)
 
     def forwards_plan(self, key: MigrationKey) -> list[MigrationKey]:
         """Everything ``key`` needs, in Django's order, ending with ``key``."""
@@ -181,7 +236,12 @@ class MigrationGraph:
         return out
 
     def app_plan(self, app: str) -> list[MigrationKey]:
-        """Forwards plan to every leaf of ``app`` (Django's ``_generate_plan``), only ``app``'s nodes."""
+        """Forwards plan to every leaf of ``app`` (Django's ``_generate_plan``), only ``app``'s nodes.
+
+        Raises :class:`CircularDependencyError` when a cycle runs through ``app`` (its nodes
+        may then have no leaf at all) or through anything the app's leaves depend on.
+        """
+        self.require_acyclic([app])
         visited: set[MigrationKey] = set()
         out: list[MigrationKey] = []
         for leaf in self.leaves(app):

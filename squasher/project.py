@@ -7,14 +7,17 @@ re-parses one file and only rebuilds the graph when something the graph depends 
 operations just swaps the record on the existing nodes.
 
 Parsed records are cached in the user's cache directory (see :func:`cache_file_for`),
-keyed by path, mtime and size (and the settings used to resolve swappable dependencies).
+keyed by path, size, mtime, inode and ctime (and the settings used to resolve swappable
+dependencies), in a data-only format (no pickle).
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import marshal
 import os
-import pickle
+import stat
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -33,14 +36,16 @@ from squasher.parse import parse_migration
 from squasher.records import (
     MigrationPackage,
     MigrationRecord,
+    OperationSummary,
     Problem,
     ProjectSettings,
+    Reference,
     Severity,
     Span,
 )
 
-_CACHE_FILE = "records.pickle"
-_CACHE_VERSION = 1
+_CACHE_FILE = "records.marshal"
+_CACHE_VERSION = 2
 
 
 @dataclass
@@ -291,10 +296,9 @@ def _same_edges(old: MigrationRecord, new: MigrationRecord) -> bool:
 def cache_file_for(root: Path) -> Path:
     """Where the record cache of the project at ``root`` lives.
 
-    Outside the project on purpose: the cache is a pickle, and unpickling a file that came
-    with a checkout would run code from it; the user's own cache directory is trusted, and
-    commands then never write into the user's tree. ``SQUASHER_CACHE_DIR`` overrides the
-    base directory (default ``$XDG_CACHE_HOME/squasher``, i.e. ``~/.cache/squasher``).
+    Outside the project on purpose: commands never write into the user's tree, and a
+    cache file that came with a checkout is never read. ``SQUASHER_CACHE_DIR`` overrides
+    the base directory (default ``$XDG_CACHE_HOME/squasher``, i.e. ``~/.cache/squasher``).
     """
     base = os.environ.get("SQUASHER_CACHE_DIR")
     if not base:
@@ -304,8 +308,103 @@ def cache_file_for(root: Path) -> Path:
     return Path(base) / digest / _CACHE_FILE
 
 
+# -- the cache's data-only format ------------------------------------------------------
+#
+# Records are written as nested tuples of str/int/bool/None (``marshal``, which holds
+# plain values only and runs no code when read, unlike pickle), and rebuilt here field by
+# field; anything of an unexpected shape makes the whole cache a cold start.
+
+_SEVERITIES = {s.value: s for s in Severity}
+
+
+def _enc_span(span: Span | None) -> tuple | None:
+    return None if span is None else (span.line, span.col, span.end_line, span.end_col)
+
+
+def _enc_ref(ref: Reference) -> tuple:
+    return (ref.app_label, ref.name, _enc_span(ref.span), ref.swappable_setting)
+
+
+def _enc_problem(p: Problem) -> tuple:
+    return (p.code, p.message, None if p.path is None else str(p.path), _enc_span(p.span),
+            p.severity.value, p.key, tuple((str(rp), _enc_span(rs), rt) for rp, rs, rt in p.related),
+            p.hint)
+
+
+def _enc_record(r: MigrationRecord) -> tuple:
+    return (
+        r.app_label, r.name, str(r.path), _enc_span(r.class_span),
+        tuple(_enc_ref(x) for x in r.dependencies), tuple(_enc_ref(x) for x in r.replaces),
+        tuple(_enc_ref(x) for x in r.run_before), r.initial, r.atomic,
+        tuple((o.kind, _enc_span(o.span), o.model, o.field, o.new_name, o.references, o.elidable)
+              for o in r.operations),
+        _enc_span(r.dependencies_span), _enc_span(r.replaces_span), _enc_span(r.run_before_span),
+        _enc_span(r.operations_span),
+        tuple((_enc_span(sp), why) for sp, why in r.dynamic_operations),
+        tuple(_enc_problem(p) for p in r.parse_problems), r.mtime_ns, r.size,
+    )
+
+
+class _Decoder:
+    """Plain values -> records; equal spans are shared (most records repeat a few)."""
+
+    def __init__(self) -> None:
+        self.spans: dict[tuple, Span] = {}
+
+    def span(self, value: tuple | None) -> Span | None:
+        if value is None:
+            return None
+        span = self.spans.get(value)
+        if span is None:
+            line, col, end_line, end_col = value
+            span = self.spans[value] = Span(line, col, end_line, end_col)
+        return span
+
+    def ref(self, value: tuple) -> Reference:
+        app_label, name, span, swappable = value
+        return Reference(app_label, name, self.span(span), swappable)  # type: ignore[arg-type]
+
+    def problem(self, value: tuple) -> Problem:
+        code, message, path, span, severity, key, related, hint = value
+        return Problem(code, message, None if path is None else Path(path), self.span(span),
+                       _SEVERITIES[severity], None if key is None else tuple(key),
+                       tuple((Path(rp), self.span(rs), rt) for rp, rs, rt in related), hint)
+
+    def record(self, value: tuple) -> MigrationRecord:
+        (app_label, name, path, class_span, deps, replaces, run_before, initial, atomic, ops,
+         deps_span, replaces_span, run_before_span, ops_span, dynamic, problems,
+         mtime_ns, size) = value
+        span = self.span
+        return MigrationRecord(
+            app_label, name, Path(path), span(class_span),
+            tuple(self.ref(x) for x in deps), tuple(self.ref(x) for x in replaces),
+            tuple(self.ref(x) for x in run_before), initial, atomic,
+            tuple(OperationSummary(kind, span(sp), model, fld, new, tuple(refs), elidable)
+                  for kind, sp, model, fld, new, refs, elidable in ops),
+            span(deps_span), span(replaces_span), span(run_before_span), span(ops_span),
+            tuple((span(sp), why) for sp, why in dynamic),
+            tuple(self.problem(p) for p in problems), mtime_ns, size,
+        )
+
+
+def _trusted(st: os.stat_result) -> bool:
+    """A cache file is read only when it is the user's own and nobody else may write it."""
+    if stat.S_ISLNK(st.st_mode) or not stat.S_ISREG(st.st_mode):
+        return False
+    if hasattr(os, "getuid") and st.st_uid != os.getuid():
+        return False
+    return not st.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int, int, int]:
+    """What identifies one version of a file: an edit that keeps the size and puts the
+    modification time back (``cp -p``, ``touch -r``) still changes the inode or ctime."""
+    return (st.st_size, st.st_mtime_ns, st.st_ino, st.st_ctime_ns)
+
+
 class _Cache:
-    """Parsed records keyed by (path, mtime_ns, size, app label), valid for one settings fingerprint."""
+    """Parsed records keyed by path, (size, mtime, inode, ctime) and app label, valid for
+    one settings fingerprint; stored data-only (marshal) in the user's own cache file."""
 
     def __init__(self, root: Path, settings: ProjectSettings) -> None:
         self.file = cache_file_for(root)
@@ -320,16 +419,26 @@ class _Cache:
                 code.append(None)
         fingerprint = repr((_CACHE_VERSION, code, sorted(settings.swappable.items())))
         self.fingerprint = hashlib.sha1(fingerprint.encode()).hexdigest()
-        self.entries: dict[str, tuple[int, int, str, MigrationRecord]] = {}
+        #: path -> (file key, app label, encoded record, decoded record or None)
+        self.entries: dict[str, list] = {}
         self.dirty = False
+        self._decoder = _Decoder()
         try:
-            with open(self.file, "rb") as fh:
-                data = pickle.load(fh)
-            if data.get("fingerprint") == self.fingerprint:
-                self.entries = data["entries"]
-        except Exception:  # noqa: BLE001 - any unreadable cache is just a cold start
+            self.entries = self._read()
+        except Exception:  # noqa: BLE001 - any unreadable or untrusted cache is a cold start
             self.entries = {}
         self.seen: set[str] = set()
+
+    def _read(self) -> dict[str, list]:
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(self.file, flags)
+        with os.fdopen(fd, "rb") as fh:
+            if not _trusted(os.fstat(fh.fileno())):
+                return {}
+            data = marshal.loads(fh.read())
+        if not (isinstance(data, tuple) and len(data) == 2 and data[0] == self.fingerprint):
+            return {}
+        return {path: [tuple(key), label, value, None] for path, key, label, value in data[1]}
 
     def get(self, path: Path, label: str) -> MigrationRecord | None:
         key = str(path)
@@ -341,12 +450,23 @@ class _Cache:
             st = os.stat(path)
         except OSError:
             return None
-        if entry[0] == st.st_mtime_ns and entry[1] == st.st_size and entry[2] == label:
-            return entry[3]
-        return None
+        if entry[0] != _file_key(st) or entry[1] != label:
+            return None
+        if entry[3] is None:
+            try:
+                entry[3] = self._decoder.record(entry[2])
+            except Exception:  # noqa: BLE001 - a malformed entry: parse the file again
+                return None
+        return entry[3]
 
     def put(self, path: Path, label: str, record: MigrationRecord) -> None:
-        self.entries[str(path)] = (record.mtime_ns, record.size, label, record)
+        try:
+            st = os.stat(path)
+        except OSError:
+            return
+        if (st.st_mtime_ns, st.st_size) != (record.mtime_ns, record.size):
+            return  # changed since it was read: do not pair this stat with that record
+        self.entries[str(path)] = [_file_key(st), label, _enc_record(record), record]
         self.dirty = True
 
     def save(self) -> None:
@@ -355,12 +475,17 @@ class _Cache:
             del self.entries[key]
         if not (self.dirty or stale):
             return
+        data = (self.fingerprint, tuple((path, key, label, value)
+                                        for path, (key, label, value, _) in self.entries.items()))
+        tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
         try:
-            self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_suffix(f".{os.getpid()}.tmp")
-            with open(tmp, "wb") as fh:
-                pickle.dump({"fingerprint": self.fingerprint, "entries": self.entries}, fh,
-                            protocol=pickle.HIGHEST_PROTOCOL)
+            self.file.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0),
+                         0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(marshal.dumps(data))
             os.replace(tmp, self.file)
-        except OSError:
-            pass  # a read-only checkout just runs without a cache
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            # a read-only cache directory just runs without a cache

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import networkx as nx
+
 from lsp_server.features.locate import dotted, resolve_reference
 from lsp_server.index import ProjectState, WorkspaceIndex
+from squasher.errors import MigrationParseError
 from squasher.fileops import ChangeSet
-from squasher.records import MigrationRecord, Problem, Span
+from squasher.records import MigrationRecord, Problem, Severity, Span
 
 
 @dataclass
@@ -52,7 +55,7 @@ def plan_actions(
     out: list[PlannedAction] = []
     codes = {p.code for p in problems}
     if "SQ001" in codes:
-        out.extend(_conflict_actions(state, record, read_text))
+        out.extend(_conflict_actions(state, record, read_text, index.buffers))
     for problem in problems:
         if problem.code == "SQ004":
             action = _point_at_squash(index, state, record, problem)
@@ -79,27 +82,60 @@ def _originals_present(state: ProjectState, record: MigrationRecord) -> bool:
     return any(ref.key in state.graph.records for ref in record.replaces if ref.key)
 
 
-def plan_merge_changes(state: ProjectState, app: str) -> ChangeSet:
+def require_parsable_buffers(state: ProjectState, app: str, buffers: Collection[Path]) -> None:
+    """Refuse to plan from half-typed editor buffers.
+
+    A buffer that does not parse has lost its dependencies in the graph, so a merge or
+    rebase planned now would be built from the broken text (a wrong leaf, a wrong branch).
+    The affected buffers are ``app``'s migrations and everything they depend on; raises
+    :class:`MigrationParseError` naming the first one's file and line.
+    """
+    graph = state.graph
+    records = state.project.records_by_path
+    for path in sorted(buffers):
+        record = records.get(path)
+        if record is None or not any(p.severity is Severity.ERROR for p in record.parse_problems):
+            continue
+        key = record.key
+        if key[0] != app and not (key in graph.full and any(
+                k[0] == app for k in nx.descendants(graph.full, key))):
+            continue  # broken, but nothing the plan reads
+        errors = [p for p in record.parse_problems if p.severity is Severity.ERROR]
+        if errors:
+            raise MigrationParseError(
+                f"{key[0]}.{key[1]} does not parse in the editor ({errors[0].message}); "
+                "nothing was planned from it", path=record.path,
+                line=errors[0].span.line if errors[0].span else None,
+                hint="finish the edit (or undo it) and run the command again")
+
+
+def plan_merge_changes(state: ProjectState, app: str, buffers: Collection[Path] = ()) -> ChangeSet:
+    """The merge migration for ``app``; refused while an affected buffer does not parse."""
     from squasher.merge import plan_merge
 
+    require_parsable_buffers(state, app, buffers)
     return plan_merge(state.project, apps=[app]).changes
 
 
 def plan_rebase_changes(state: ProjectState, app: str, onto: str | None,
-                        read_text: Callable[[Path], str] | None = None) -> ChangeSet:
+                        read_text: Callable[[Path], str] | None = None,
+                        buffers: Collection[Path] = ()) -> ChangeSet:
+    """The rebase of ``app``; refused while an affected buffer does not parse."""
     from squasher.rebase import plan_rebase
 
+    require_parsable_buffers(state, app, buffers)
     return plan_rebase(state.project, app, onto=onto, read_text=read_text).changes
 
 
 def _conflict_actions(state: ProjectState, record: MigrationRecord,
-                      read_text: Callable[[Path], str] | None = None) -> list[PlannedAction]:
+                      read_text: Callable[[Path], str] | None = None,
+                      buffers: Collection[Path] = ()) -> list[PlannedAction]:
     out: list[PlannedAction] = []
     app = record.app_label
     try:
         out.append(PlannedAction(
             title="Create merge migration", kind="quickfix", codes=("SQ001",),
-            changes=plan_merge_changes(state, app), preferred=True,
+            changes=plan_merge_changes(state, app, buffers), preferred=True,
             fallback=("squasher.createMerge", {"app": app}),
         ))
     except Exception as exc:
@@ -112,7 +148,7 @@ def _conflict_actions(state: ProjectState, record: MigrationRecord,
         try:
             out.append(PlannedAction(
                 title=title, kind="quickfix", codes=("SQ001",),
-                changes=plan_rebase_changes(state, app, leaf[1], read_text),
+                changes=plan_rebase_changes(state, app, leaf[1], read_text, buffers),
                 fallback=("squasher.rebase", {"app": app, "onto": leaf[1]}),
             ))
         except Exception as exc:
@@ -166,7 +202,7 @@ def _span_text(lines: list[str] | None, span: Span) -> str | None:
     last = (span.end_line or span.line) - 1
     if not 0 <= first <= last < len(lines):
         return None
-    chunk = [line.encode("utf-8") for line in lines[first:last + 1]]
+    chunk = [line.encode("utf-8", "surrogatepass") for line in lines[first:last + 1]]
     end_col = span.end_col if span.end_col is not None else len(chunk[-1])
     if first == last:
         return chunk[0][span.col:end_col].decode("utf-8")

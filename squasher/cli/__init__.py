@@ -95,11 +95,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SquasherError as error:
         if getattr(args, "debug", False):
             raise
+        error = _located_cycle(error, getattr(args, "root", None)) or error
         print(f"squasher: error: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("squasher: interrupted", file=sys.stderr)
         return 130
+
+
+def _located_cycle(error: SquasherError, root: object) -> SquasherError | None:
+    """When Django's loader refused a cyclic history (squash, verify, compact, finalize),
+    the same cycle read statically, with the file and line of the dependency closing it
+    (exit 1 like every other cycle report). ``None`` when that is not the case or the
+    static graph does not show the cycle."""
+    cause: BaseException | None = error.__cause__
+    while cause is not None and not (type(cause).__name__ == "CircularDependencyError"
+                                     and type(cause).__module__.startswith("django.")):
+        cause = cause.__cause__
+    if cause is None:
+        return None
+    from squasher.errors import CircularDependencyError
+    from squasher.project import Project
+
+    try:
+        Project.load(root or os.getcwd()).graph.require_acyclic()
+    except CircularDependencyError as located:
+        return located
+    except Exception:  # noqa: BLE001 - keep Django's own report
+        return None
+    return None
 
 
 if __name__ == "__main__":  # pragma: no cover
