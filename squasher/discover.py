@@ -29,7 +29,7 @@ from squasher.records import MigrationPackage, ProjectSettings, Span
 SKIP_DIRS = frozenset({
     ".git", ".hg", ".svn", "node_modules", "__pycache__", ".tox", ".nox", ".venv", "venv",
     "env", ".env", "build", "dist", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-    ".squasher-cache", "site-packages", ".eggs", "htmlcov",
+    ".squasher-cache", ".squasher-journal", "site-packages", ".eggs", "htmlcov",
 })
 
 #: Labels of apps shipped with Django (external: their migrations are not in the project).

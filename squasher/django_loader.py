@@ -162,6 +162,14 @@ def applied_migrations(settings_module: str, root: str | Path, alias: str = "def
     except ConnectionDoesNotExist:
         raise UsageError(f"no database alias {alias!r} in settings",
                          hint=f"known aliases: {', '.join(connections.settings)}") from None
+    name = str(connection.settings_dict.get("NAME") or "")
+    if connection.vendor == "sqlite" and name and ":memory:" not in name and \
+            not name.startswith("file:") and not Path(name).exists():
+        # connecting would create the file: never create a database while checking one
+        raise DatabaseUnavailableError(
+            f"cannot read applied migrations from database {alias!r}: no database file at "
+            f"{name}", detail=f"no database file at {name}",
+            hint="run `python manage.py migrate` first, or check the database settings")
     try:
         recorder = MigrationRecorder(connection)
         if not recorder.has_table():

@@ -384,7 +384,7 @@ class MigrationGraph:
             if s in self.descendants(e):
                 raise UsageError(f"{e[1]} comes before {s[1]} in {app}'s history",
                                  hint="swap START and END")
-            self._raise_unreadable(app, f"{s[1]} and {e[1]} seem to be on different branches")
+            self.require_readable(app, f"{s[1]} and {e[1]} seem to be on different branches")
             record = self.records.get(e)
             raise GraphError(
                 f"{s[1]} and {e[1]} are on different branches of {app} "
@@ -413,7 +413,7 @@ class MigrationGraph:
         return [k for k in plan if k in members]
 
 
-    def _raise_unreadable(self, app: str, what: str) -> None:
+    def require_readable(self, app: str, what: str) -> None:
         """When a migration of ``app`` could not be read (syntax error, non-literal
         dependencies), the graph is not known there: say so, naming that file and line,
         rather than report what the incomplete graph shows."""
@@ -424,7 +424,7 @@ class MigrationGraph:
             for problem in record.parse_problems:
                 if problem.severity.value == "error":
                     raise GraphError(
-                        f"{what}, but {app}.{key[1]} cannot be read statically: "
+                        f"{what}: {app}.{key[1]} cannot be read statically: "
                         f"{problem.message}", path=record.path,
                         line=problem.span.line if problem.span else None,
                         hint="fix that file, or pass --settings so Django reads the graph")

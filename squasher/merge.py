@@ -255,7 +255,9 @@ def plan_merge(project: Any, apps: Iterable[str] | None = None, *, name: str | N
 
 
 def _refuse_broken(graph: Any, app: str, leaves: Sequence[MigrationKey]) -> None:
-    """A leaf that is a missing/broken node cannot be merged meaningfully."""
+    """A leaf that is a missing/broken node cannot be merged meaningfully, nor can an app with
+    any migration that does not parse (its leaves may be an artefact of the broken file)."""
+    graph.require_readable(app, f"refusing to merge {app}")
     for leaf in leaves:
         record = graph.records.get(leaf)
         if record is None:

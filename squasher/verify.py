@@ -54,7 +54,8 @@ DATABASES = ("sqlite", "postgres")
 WORKER_TIMEOUT = 540
 
 _SKIP_DIRS = {
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".squasher-cache", ".tox", ".nox",
+    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".squasher-cache", ".squasher-journal",
+    ".tox", ".nox",
     ".mypy_cache", ".pytest_cache", ".ruff_cache", ".venv", "venv", ".idea", ".vscode",
     "htmlcov", "build", "dist", "media", "staticfiles",
 }

@@ -145,7 +145,7 @@ def test_unparsable_leaf_refused(conflict: Path):
     before = snapshot_tree(conflict)
     result = run_squasher("merge", cwd=conflict)
     assert result.returncode == 1
-    assert "blog/migrations/0005_broken.py" in result.stderr and "cannot be parsed" in result.stderr
+    assert "blog/migrations/0005_broken.py" in result.stderr and "cannot be read statically" in result.stderr
     assert "Traceback" not in result.stderr
     assert snapshot_tree(conflict) == before
 
@@ -161,3 +161,17 @@ def test_rebase_json_output(conflict: Path):
     kinds = sorted(c["kind"] for c in data["changes"])
     assert kinds == ["modify", "rename", "rename", "rename"]
     assert snapshot_tree(conflict) == before
+
+
+def test_merge_refuses_an_app_with_an_unparsable_migration(sample_project: Path) -> None:
+    """A broken file anywhere in the app (not only a leaf) makes its graph unknown: refuse,
+    naming the file and line, and write nothing."""
+    broken = sample_project / "blog" / "migrations" / "0002_post_slug.py"
+    broken.write_text(broken.read_text().replace("class Migration(migrations.Migration):",
+                                                 "class Migration(migrations.Migration:"))
+    before = snapshot_tree(sample_project)
+    proc = run_squasher("merge", "blog", cwd=sample_project)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "blog/migrations/0002_post_slug.py:" in proc.stderr
+    assert "cannot be read statically" in proc.stderr and "Traceback" not in proc.stderr
+    assert snapshot_tree(sample_project) == before

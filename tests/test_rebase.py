@@ -202,3 +202,33 @@ def test_unreachable_database_is_noted_not_fatal(tmp_path: Path):
     assert result.returncode == 0, result.stderr
     assert "note: database 'default' not reachable" in result.stdout
     assert "applied migrations were not checked" in result.stdout
+
+
+def test_rebase_finds_settings_from_manage_py_and_refuses_applied(tmp_path: Path):
+    """Without --settings the rebase reads the settings manage.py names, like every other
+    command, so an applied migration is never renamed."""
+    root = write_project(tmp_path / "p", {"blog": {
+        "0001_initial": ([], create("Post", "title")),
+        "0002_b": ([("blog", "0001_initial")], add_field("post", "b")),
+    }})
+    db = str(root / "db.sqlite3")
+    assert manage(root, "migrate", env={"TEST_SQLITE": db}).returncode == 0
+    (root / "blog/migrations/0002_a.py").write_text(
+        migration_source([("blog", "0001_initial")], add_field("post", "a")))
+    before = snapshot_tree(root)
+    result = run_squasher("merge", "--rebase", "--onto", "0002_a", cwd=root,
+                          env={"TEST_SQLITE": db})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "blog.0002_b is recorded as applied in database 'default'" in result.stderr
+    assert snapshot_tree(root) == before
+
+
+def test_checking_a_missing_sqlite_database_never_creates_it(tmp_path: Path):
+    root = conflict_project(tmp_path / "p")
+    db = root / "db.sqlite3"
+    for args in (["merge", "blog", "--rebase", "--onto", "0003_title_a", "--dry-run"],
+                 ["finalize", "blog", "--database", "default", "--dry-run"],
+                 ["finalize", "blog", "--database", "default"]):
+        result = run_squasher(*args, cwd=root, env={"TEST_SQLITE": str(db)})
+        assert "Traceback" not in result.stderr, result.stderr
+        assert not db.exists(), f"{args} created {db}"

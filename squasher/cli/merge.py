@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 
 from squasher.cli.common import add_common_arguments, console
 from squasher.cli.graph import load_project
+from squasher.discover import find_settings_module
 from squasher.errors import UsageError
 from squasher.fileops import ChangeSet
 from squasher.merge import plan_merge
@@ -116,7 +116,9 @@ def _rebase(args: argparse.Namespace, project, wanted: list[str], out) -> int:
     for app in onto:
         if app not in wanted:
             raise UsageError(f"--onto names {app}, which has no conflict to rebase")
-    settings = args.settings or os.environ.get("DJANGO_SETTINGS_MODULE")
+    # settings found like every command finds them (manage.py too): applied migrations must
+    # never be renamed
+    settings = find_settings_module(project.root, args.settings)
     plans = []
     for app in wanted:
         plans.append(plan_rebase(project, app, onto=onto.get(app), settings_module=settings,
