@@ -15,6 +15,15 @@ excluded) and the final ``ProjectState`` of *original* and *squashed*. ``makemig
 --dry-run`` for the app must report no changes with the squashed history (unless it already
 does with the original one, which is only a warning).
 
+Only what the squash can affect is migrated: the app and the apps with a migration depending
+on the range (or on the squash), each to its leaves, which brings the app's dependency closure;
+``pre_/post_migrate`` go to the migrated apps only. The migrations the range depends on (the
+common prefix of every run) are migrated once into a template database that each run copies.
+When rows differ, the original history is migrated once more: a table whose rows differ between
+two runs of the *same* history (random tokens, encrypted columns, clocks) is named in the report
+as non-deterministic and its rows are not compared (its schema is). Content types and
+permissions are compared by natural key (their ids follow the order a history created models).
+
 SQLite databases are temporary files; with ``database="postgres"`` throwaway databases
 ``squasher_verify_<random>`` are created on the server named by ``SQUASHER_POSTGRES_DSN`` and
 dropped afterwards, also on failure. Temporary directories are always removed.

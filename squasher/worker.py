@@ -10,6 +10,7 @@ database connections are process-wide. The parent (:mod:`squasher.verify`) write
      "steps": [{"op": "inspect", "app": "billing", "migration": "0001_squashed"},
                {"op": "migrate", "targets": null},            # null: every leaf
                {"op": "migrate", "targets": [["billing", "0002_x"]]},
+               {"op": "migrate", "apps": ["billing", "orders"]},  # those apps' leaves only
                {"op": "migrate", "pick_from": [["billing", "0001_a"], ...], "signals": false},
                {"op": "dump", "state": true, "data": true},
                {"op": "makemigrations_check", "app": "billing"}]}

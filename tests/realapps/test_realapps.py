@@ -27,19 +27,24 @@ pytestmark = pytest.mark.realapps
 #: Labels that fail today for reasons outside verification, with the error line seen.
 XFAIL: dict[str, str] = {
     "oauth2_provider": (
-        "squash refuses computed dependencies (fix in squasher/parse.py+squash.py, other "
-        "engineer): 'oauth2_provider.0011_refreshtoken_token_family cannot be read: entry of "
-        "`dependencies` is not a literal (app_label, migration_name) tuple'"),
+        "squash refuses computed dependencies (label discovery / non-literal dependencies are "
+        "another engineer's fix): 'squasher: error: .../0011_refreshtoken_token_family.py:10: "
+        "oauth2_provider.0011_refreshtoken_token_family cannot be read: entry of `dependencies` "
+        "is not a literal (app_label, migration_name) tuple'"),
     "forum": (
-        "the squash is written with a dependency cycle with forum_conversation (static graph "
-        "vs Django's): verification reports 'the squashed history does not migrate: migrate "
-        "failed: django.db.migrations.exceptions.CircularDependencyError: "
-        "forum_conversation.0004_auto_20160427_0502, ...'"),
+        "the static graph does not see forum_conversation's migrations (installed package, not "
+        "in the project: Django-as-source-of-truth is another engineer's fix), so the squash is "
+        "written across a cycle; verification catches it: 'the squashed history does not "
+        "migrate: migrate failed: django.db.migrations.exceptions.CircularDependencyError: "
+        "forum_conversation.0004_auto_20160427_0502, ..., forum.0001_squashed_0011_auto_20190627_"
+        "2132, forum_conversation.0001_initial, ...'"),
     "openwisp_users": (
-        "a true difference, not noise: the squash changes the order of openwisp_users' data "
-        "migrations relative to allauth's 'account' app (no declared dependency), so "
-        "create_default_groups grants other permissions: 'table auth_group_permissions: data "
-        "differs (15 rows in original, 11 in squashed ...)'"),
+        "a true difference, found by verification (not noise): account.0001 depends on "
+        "AUTH_USER_MODEL = openwisp_users.__first__, which is the squash (the whole history) "
+        "instead of 0001, so allauth's 'account' migrates after openwisp_users' "
+        "update_admins_permissions RunPython, whose Permission.objects.get(emailaddress...) "
+        "then fails silently (except ObjectDoesNotExist: pass): 'table auth_group_permissions: "
+        "data differs (15 rows in original, 11 in squashed; ...)'"),
 }
 
 
