@@ -26,9 +26,12 @@ log "Django 5.2, psycopg and squasher (editable)"
 "$PY" -m pip install -q "django==5.2.*" "psycopg[binary]>=3.1" -e "$REPO[dev]" >&2
 
 CONSTRAINTS="$VENV/realapps-constraints.txt"
-# Everything installed so far, exactly, except squasher itself (editable lines are not
-# constraints): the apps may add packages but not change these, Django above all.
-"$PY" -m pip freeze --exclude-editable | grep -v '^-e ' | grep -iv '^squasher' > "$CONSTRAINTS"
+# The base install, exactly, except squasher itself (editable lines are not constraints): the
+# apps may add packages but not change these, Django above all. Frozen once, right after the
+# base install of a new venv (a re-run must not freeze the apps' own dependencies too).
+if [ ! -s "$CONSTRAINTS" ]; then
+  "$PY" -m pip freeze --exclude-editable | grep -v '^-e ' | grep -iv '^squasher' > "$CONSTRAINTS"
+fi
 grep -i '^django==5\.2\.' "$CONSTRAINTS" >&2 || { log "Django 5.2 is not installed"; exit 1; }
 
 log "real apps (.ci/realapps-requirements.txt) under the constraints"

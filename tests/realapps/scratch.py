@@ -49,6 +49,9 @@ REAL_APPS = [
     "machina.apps.forum_tracking", "machina.apps.forum_member", "machina.apps.forum_permission",
     "django_extensions", "allauth", "allauth.account", "allauth.socialaccount",
     "rest_framework", "rest_framework.authtoken", "openwisp_users",
+    "wagtail.contrib.forms", "wagtail.contrib.redirects", "wagtail.embeds", "wagtail.sites",
+    "wagtail.users", "wagtail.snippets", "wagtail.documents", "wagtail.images", "wagtail.search",
+    "wagtail.admin", "wagtail", "modelcluster", "taggit",
 ]
 
 
@@ -81,6 +84,11 @@ APPS: dict[str, RealApp] = {app.label: app for app in [
     RealApp("forum_polls", "machina.apps.forum_conversation.forum_polls.migrations",
             "django-machina"),
     RealApp("openwisp_users", "openwisp_users.migrations", "openwisp-users", computed=True),
+    # wagtail: long histories (wagtailcore ~100 migrations, with an unfinalized squash in it)
+    RealApp("wagtailcore", "wagtail.migrations", "wagtail", computed=True),
+    RealApp("wagtailimages", "wagtail.images.migrations", "wagtail"),
+    RealApp("wagtaildocs", "wagtail.documents.migrations", "wagtail", computed=True),
+    RealApp("wagtailusers", "wagtail.users.migrations", "wagtail"),
 ]}
 
 SETTINGS_TEMPLATE = '''\
@@ -118,6 +126,8 @@ OAUTH2_PROVIDER_REFRESH_TOKEN_MODEL = "oauth2_provider.RefreshToken"
 OAUTH2_PROVIDER_ID_TOKEN_MODEL = "oauth2_provider.IDToken"
 OAUTH2_PROVIDER_GRANT_MODEL = "oauth2_provider.Grant"
 CELERY_RESULT_BACKEND = "django-db"
+WAGTAIL_SITE_NAME = "realapps"
+WAGTAILADMIN_BASE_URL = "http://localhost"
 Q_CLUSTER = {{"name": "realapps", "orm": "default", "timeout": 60, "retry": 120}}
 {migration_modules}
 '''

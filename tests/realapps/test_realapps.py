@@ -45,6 +45,17 @@ XFAIL: dict[str, str] = {
         "update_admins_permissions RunPython, whose Permission.objects.get(emailaddress...) "
         "then fails silently (except ObjectDoesNotExist: pass): 'table auth_group_permissions: "
         "data differs (15 rows in original, 11 in squashed; ...)'"),
+    "wagtailcore": (
+        "an unfinalized squash in the history (nested squashes are another engineer's fix): "
+        "'squasher: error: .../0001_squashed_0016_change_page_url_path_to_text_field.py:130: "
+        "wagtailcore.0001_squashed_0016_change_page_url_path_to_text_field is itself a squash "
+        "that still has `replaces`; Django 5.2.19 cannot load a squash that replaces it while "
+        "it is kept ...'"),
+    "wagtailimages": (
+        "an unfinalized squash in the history (nested squashes are another engineer's fix): "
+        "'squasher: error: .../0001_squashed_0021.py:103: wagtailimages.0001_squashed_0021 is "
+        "itself a squash that still has `replaces`; Django 5.2.19 cannot load a squash that "
+        "replaces it while it is kept ...'"),
 }
 
 
@@ -77,14 +88,16 @@ def test_squash_real_app(label: str, python: str, tmp_path: Path) -> None:
     app = APPS[label]
     root = tmp_path / "project"
     migrations = build_project(root, app, python)
-    count = len(migration_names(migrations))
+    names = migration_names(migrations)
+    count = len(names)
 
     summary, name = _squash(python, root, app)
 
     piece = summary["squashes"][0]
     path = Path(piece["path"])
     assert path == migrations / f"{name}.py" and path.is_file()
-    assert len(piece["replaces"]) == count
+    # every migration of the history (an older squash in it stands for some of them)
+    assert {f"{label}.{n}" for n in names if "_squashed_" not in n} <= set(piece["replaces"])
     ops = piece["operations"]
     assert ops["after"] <= ops["django_optimizer"] <= ops["before"], ops
     # the default command verified it on SQLite: fresh and partially applied databases
