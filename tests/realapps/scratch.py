@@ -166,6 +166,10 @@ if __name__ == "__main__":
 '''
 
 
+_NOT_DATA = {"migrations", "__pycache__", "static", "templates", "jinja2", "locale", "docs",
+             "tests", "test"}
+
+
 def realapps_python() -> str | None:
     """The real-app venv's python (``SQUASHER_REALAPPS_PYTHON``), when it exists."""
     value = os.environ.get(PYTHON_ENV)
@@ -197,9 +201,10 @@ def build_project(root: Path, app: RealApp, python: str) -> Path:
     (package / app.label / "__init__.py").write_text("")
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # data files read relative to the migrations (../fixtures/x.json): the app's other folders
+    # (not its static files, templates and translations: verification copies the project)
     for sibling in source.parent.iterdir():
-        if sibling.is_dir() and sibling.name != "migrations" and not (
-                sibling / "__init__.py").exists() and sibling.name != "__pycache__":
+        if sibling.is_dir() and sibling.name not in _NOT_DATA and not (
+                sibling / "__init__.py").exists():
             (package / app.label / sibling.name).symlink_to(sibling)
     modules = {app.label: f"scratch_{app.label}.{app.label}.migrations"}
     block = COMPUTED_MODULES.format() if app.computed else LITERAL_MODULES.format(modules=modules)
