@@ -55,6 +55,7 @@ def measure(python: str, label: str, work: Path, database: str,
     squash = run(python, ["-m", "squasher", "squash", label, names[-1], "--no-verify",
                           "--format", "json"], root)
     row["squash_s"] = round(squash.seconds, 2)
+    row["squash_cpu"] = round(squash.cpu, 2)
     if squash.returncode != 0:
         row["result"] = "squash failed: " + squash.last_error()
     else:
@@ -66,6 +67,7 @@ def measure(python: str, label: str, work: Path, database: str,
         verify = run(python, ["-m", "squasher", "verify", label, piece["name"], "--format",
                               "json", *extra], root)
         row["verify_s"] = round(verify.seconds, 2)
+        row["verify_cpu"] = round(verify.cpu, 2)
         if verify.returncode in (0, 1) and verify.stdout.strip().startswith("{"):
             report = json.loads(verify.stdout)
             row["result"] = "OK" if report["ok"] else report["differences"][0].splitlines()[0]
@@ -77,6 +79,7 @@ def measure(python: str, label: str, work: Path, database: str,
             old = run(python, ["-m", "squasher", "verify", label, piece["name"], *extra], root,
                       env={"PYTHONPATH": os.pathsep.join([str(baseline), str(root)])})
             row["baseline_verify_s"] = round(old.seconds, 2)
+            row["baseline_verify_cpu"] = round(old.cpu, 2)
             row["baseline_result"] = (old.stdout or old.stderr).strip().splitlines()[0][-60:] \
                 if (old.stdout or old.stderr).strip() else f"exit {old.returncode}"
     # Django's own squashmigrations on a second copy of the same project
@@ -84,6 +87,7 @@ def measure(python: str, label: str, work: Path, database: str,
     build_project(other, app, python)
     django = django_squash(python, other, app, names[-1])
     row["django_s"] = round(django.seconds, 2)
+    row["django_cpu"] = round(django.cpu, 2)
     found = _OPTIMIZED.search(django.stdout)
     if django.returncode != 0:
         row["django_result"] = django.last_error()
@@ -92,28 +96,36 @@ def measure(python: str, label: str, work: Path, database: str,
     return row
 
 
+def _pair(row: dict[str, Any], name: str) -> str:
+    if f"{name}_s" not in row:
+        return "-"
+    return f"{row[f'{name}_s']:.1f} / {row.get(f'{name}_cpu', 0):.1f}"
+
+
 def table(rows: list[dict[str, Any]], baseline: bool) -> str:
-    head = ["app", "migr.", "ops", "squasher", "Django opt.", "Django squash", "squash s",
-            "verify s"]
+    head = ["app", "migr.", "ops", "squasher", "Django opt.", "Django squash",
+            "squash s (wall/CPU)", "verify s (wall/CPU)"]
     if baseline:
-        head.append("baseline verify s")
-    head += ["Django s", "verification"]
+        head.append("baseline verify s (wall/CPU)")
+    head += ["Django squashmigrations s (wall/CPU)", "verification"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         cells = [r["label"], r["migrations"], r.get("ops_before", "-"), r.get("ops_after", "-"),
                  r.get("ops_django_optimizer", "-"), r.get("django_ops", r.get("django_result", "-")),
-                 f"{r['squash_s']:.1f}", f"{r['verify_s']:.1f}" if "verify_s" in r else "-"]
+                 _pair(r, "squash"), _pair(r, "verify")]
         if baseline:
-            cells.append(f"{r['baseline_verify_s']:.1f}" if "baseline_verify_s" in r else "-")
+            cells.append(_pair(r, "baseline_verify"))
         result = r.get("result", "-")
         if r.get("nondeterministic"):
             result += " (noise: " + ", ".join(r["nondeterministic"]) + ")"
-        cells += [f"{r['django_s']:.1f}", result[:110]]
+        cells += [_pair(r, "django"), result[:110]]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     verify = [r["verify_s"] for r in rows if "verify_s" in r]
     if verify:
-        lines.append(f"\nverification median {statistics.median(verify):.1f} s, "
-                     f"max {max(verify):.1f} s over {len(verify)} apps")
+        cpu = [r["verify_cpu"] for r in rows if "verify_cpu" in r]
+        lines.append(f"\nverification median {statistics.median(verify):.1f} s wall, "
+                     f"{statistics.median(cpu):.1f} s CPU; max {max(verify):.1f} s wall "
+                     f"over {len(verify)} apps")
     old = [r["baseline_verify_s"] for r in rows if "baseline_verify_s" in r]
     if old:
         lines.append(f"baseline verification median {statistics.median(old):.1f} s, "

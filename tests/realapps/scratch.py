@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import shutil
 import subprocess
 import time
@@ -223,6 +224,7 @@ class Run:
     stdout: str
     stderr: str
     seconds: float
+    cpu: float = 0.0  # user + system seconds of the process and its children (e.g. workers)
 
     def last_error(self) -> str:
         lines = [line for line in (self.stderr or self.stdout).strip().splitlines() if line.strip()]
@@ -234,10 +236,14 @@ def run(python: str, args: list[str], cwd: Path, timeout: float = 1200,
     full_env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     full_env.update({"DJANGO_SETTINGS_MODULE": SETTINGS, "PYTHONPATH": str(cwd),
                      "PYTHONDONTWRITEBYTECODE": "1", **(env or {})})
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run([python, *args], cwd=cwd, env=full_env, capture_output=True, text=True,
                           timeout=timeout)
-    return Run(proc.returncode, proc.stdout, proc.stderr, time.perf_counter() - started)
+    seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return Run(proc.returncode, proc.stdout, proc.stderr, seconds, cpu)
 
 
 def squash(python: str, root: Path, app: RealApp, last: str, *extra: str) -> tuple[Run, dict]:
