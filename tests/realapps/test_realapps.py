@@ -26,11 +26,6 @@ pytestmark = pytest.mark.realapps
 
 #: Labels that fail today for reasons outside verification, with the error line seen.
 XFAIL: dict[str, str] = {
-    "oauth2_provider": (
-        "squash refuses computed dependencies (label discovery / non-literal dependencies are "
-        "another engineer's fix): 'squasher: error: .../0011_refreshtoken_token_family.py:10: "
-        "oauth2_provider.0011_refreshtoken_token_family cannot be read: entry of `dependencies` "
-        "is not a literal (app_label, migration_name) tuple'"),
     "forum": (
         "the static graph does not see forum_conversation's migrations (installed package, not "
         "in the project: Django-as-source-of-truth is another engineer's fix), so the squash is "
