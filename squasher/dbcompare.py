@@ -496,9 +496,11 @@ NATURAL_KEYS = {"django_content_type": ("app_label", "model"),
 
 def naturalize(data: Snapshot, schema: Snapshot | None) -> Snapshot:
     """``data`` with the ids of content types and permissions replaced by their natural keys
-    (``app.model``, ``app.model.codename``), in those tables and in every foreign key to them."""
+    (``app.model``, ``app.model.codename``), in those tables and in every foreign key to them,
+    and without the ``id`` of many-to-many link tables."""
     tables = (schema or {}).get("tables", {})
-    if not any(t in data for t in NATURAL_KEYS):
+    links = {t for t in data if _is_link_table(tables.get(t))}
+    if not links and not any(t in data for t in NATURAL_KEYS):
         return data
     natural: dict[str, dict[Any, str]] = {}
     for table, fields in NATURAL_KEYS.items():  # content types first: permissions refer to them
@@ -520,7 +522,7 @@ def naturalize(data: Snapshot, schema: Snapshot | None) -> Snapshot:
             fk = constraint.get("foreign_key")
             if fk and fk[0] in NATURAL_KEYS and len(constraint["columns"]) == 1:
                 columns[constraint["columns"][0]] = fk[0]
-        if not columns:
+        if not columns and table not in links:
             out[table] = rows
             continue
         converted = []
@@ -529,9 +531,27 @@ def naturalize(data: Snapshot, schema: Snapshot | None) -> Snapshot:
             for column, target in columns.items():
                 if row.get(column) is not None:
                     row[column] = natural[target].get(row[column], row[column])
+            if table in links:  # the pair is the row; its id only says when it was inserted
+                row.pop("id", None)
             converted.append(json.dumps(row, sort_keys=True))
         out[table] = sorted(converted)
     return out
+
+
+def _is_link_table(info: dict[str, Any] | None) -> bool:
+    """A many-to-many link table as Django creates it: ``id`` plus two foreign keys, unique
+    together (``auth_group_permissions``): its ids follow the order rows were inserted in."""
+    columns = (info or {}).get("columns", {})
+    if len(columns) != 3 or "id" not in columns:
+        return False
+    assert info is not None
+    others = set(info["columns"]) - {"id"}
+    constraints = info.get("constraints", [])
+    fks = {c["columns"][0] for c in constraints
+           if c.get("foreign_key") and len(c.get("columns") or []) == 1}
+    unique = any(c.get("unique") and set(c.get("columns") or []) == others
+                 for c in constraints)
+    return others <= fks and unique
 
 
 def compare_snapshots(a: Snapshot, b: Snapshot, *, left: str = "original",

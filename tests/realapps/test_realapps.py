@@ -72,7 +72,7 @@ def _squash(python: str, root: Path, app: RealApp, *extra: str) -> tuple[dict, s
     last = migration_names(root / f"scratch_{app.label}" / app.label / "migrations")[-1]
     proc = run(python, ["-m", "squasher", "squash", app.label, last, "--format", "json", *extra],
                root)
-    assert proc.returncode == 0, f"squash {app.label} {last}: {proc.last_error()}"
+    assert proc.returncode == 0, f"squash {app.label} {last}: {proc.stderr[-4000:]}"
     summary = json.loads(proc.stdout)["summary"]
     assert len(summary["squashes"]) == 1, summary
     return summary, summary["squashes"][0]["name"]
