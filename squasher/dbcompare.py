@@ -401,16 +401,24 @@ def _paired(only_a: list[str], only_b: list[str], key: list[str]
     return pairs, rest_a, sorted(rest_b)
 
 
+def differing_data_tables(a: Snapshot, b: Snapshot) -> list[str]:
+    """Tables whose rows differ between two :func:`snapshot_data` results (in both)."""
+    return sorted(t for t in set(a) & set(b) if Counter(a[t]) != Counter(b[t]))
+
+
 def compare_data(a: Snapshot, b: Snapshot, *, left: str = "original", right: str = "squashed",
-                 examples: int = 3, keys: dict[str, list[str]] | None = None) -> list[str]:
+                 examples: int = 3, keys: dict[str, list[str]] | None = None,
+                 skip: Iterable[str] = ()) -> list[str]:
     """Order-insensitive differences between two :func:`snapshot_data` results.
 
     Rows are compared on the columns both tables have (a missing column is a schema difference,
     reported by :func:`compare_schemas`). With ``keys`` (primary-key columns per table), rows
-    with the same key are shown column by column.
+    with the same key are shown column by column. Tables in ``skip`` (non-deterministic: they
+    differ between two runs of the same history) are not compared.
     """
     out: list[str] = []
-    for table in sorted(set(a) & set(b)):
+    skipped = set(skip)
+    for table in sorted((set(a) & set(b)) - skipped):
         rows_a, rows_b = [json.loads(r) for r in a[table]], [json.loads(r) for r in b[table]]
         common = None
         if rows_a and rows_b:
@@ -479,9 +487,77 @@ def compare_states(a: Snapshot, b: Snapshot, *, left: str = "original",
     return out
 
 
+#: Tables whose ids depend on the order a history created the models in (``post_migrate`` and
+#: ``create_permissions`` insert a row per model in the order of the migration state's apps,
+#: which changes whenever an operation re-renders a related model): compared by natural key.
+NATURAL_KEYS = {"django_content_type": ("app_label", "model"),
+                "auth_permission": ("content_type_id", "codename")}
+
+
+def naturalize(data: Snapshot, schema: Snapshot | None) -> Snapshot:
+    """``data`` with the ids of content types and permissions replaced by their natural keys
+    (``app.model``, ``app.model.codename``), in those tables and in every foreign key to them,
+    and without the ``id`` of many-to-many link tables."""
+    tables = (schema or {}).get("tables", {})
+    links = {t for t in data if _is_link_table(tables.get(t))}
+    if not links and not any(t in data for t in NATURAL_KEYS):
+        return data
+    natural: dict[str, dict[Any, str]] = {}
+    for table, fields in NATURAL_KEYS.items():  # content types first: permissions refer to them
+        mapping: dict[Any, str] = {}
+        for text in data.get(table, []):
+            row = json.loads(text)
+            parts = []
+            for name in fields:
+                value = row.get(name)
+                if name == "content_type_id":
+                    value = natural.get("django_content_type", {}).get(value, value)
+                parts.append(str(value))
+            mapping[row.get("id")] = ".".join(parts)
+        natural[table] = mapping
+    out: dict[str, Any] = {}
+    for table, rows in data.items():
+        columns = {"id": table} if table in NATURAL_KEYS else {}
+        for constraint in tables.get(table, {}).get("constraints", []):
+            fk = constraint.get("foreign_key")
+            if fk and fk[0] in NATURAL_KEYS and len(constraint["columns"]) == 1:
+                columns[constraint["columns"][0]] = fk[0]
+        if not columns and table not in links:
+            out[table] = rows
+            continue
+        converted = []
+        for text in rows:
+            row = json.loads(text)
+            for column, target in columns.items():
+                if row.get(column) is not None:
+                    row[column] = natural[target].get(row[column], row[column])
+            if table in links:  # the pair is the row; its id only says when it was inserted
+                row.pop("id", None)
+            converted.append(json.dumps(row, sort_keys=True))
+        out[table] = sorted(converted)
+    return out
+
+
+def _is_link_table(info: dict[str, Any] | None) -> bool:
+    """A many-to-many link table as Django creates it: ``id`` plus two foreign keys, unique
+    together (``auth_group_permissions``): its ids follow the order rows were inserted in."""
+    columns = (info or {}).get("columns", {})
+    if len(columns) != 3 or "id" not in columns:
+        return False
+    assert info is not None
+    others = set(info["columns"]) - {"id"}
+    constraints = info.get("constraints", [])
+    fks = {c["columns"][0] for c in constraints
+           if c.get("foreign_key") and len(c.get("columns") or []) == 1}
+    unique = any(c.get("unique") and set(c.get("columns") or []) == others
+                 for c in constraints)
+    return others <= fks and unique
+
+
 def compare_snapshots(a: Snapshot, b: Snapshot, *, left: str = "original",
-                      right: str = "squashed") -> list[str]:
-    """Compare whatever parts (``schema``, ``data``, ``state``) both snapshots carry."""
+                      right: str = "squashed", skip_data: Iterable[str] = ()) -> list[str]:
+    """Compare whatever parts (``schema``, ``data``, ``state``) both snapshots carry; the rows
+    of the tables in ``skip_data`` are not compared (their schema is)."""
     out: list[str] = []
     if "schema" in a and "schema" in b:
         out += compare_schemas(a["schema"], b["schema"], left=left, right=right)
@@ -491,7 +567,9 @@ def compare_snapshots(a: Snapshot, b: Snapshot, *, left: str = "original",
             for constraint in info["constraints"]:
                 if constraint["kind"] == "primary key":
                     keys[table] = list(constraint["columns"])
-        out += compare_data(a["data"], b["data"], left=left, right=right, keys=keys)
+        out += compare_data(naturalize(a["data"], a.get("schema")),
+                            naturalize(b["data"], b.get("schema")), left=left, right=right,
+                            keys=keys, skip=skip_data)
     if "state" in a and "state" in b:
         out += compare_states(a["state"], b["state"], left=left, right=right)
     return out

@@ -15,6 +15,15 @@ excluded) and the final ``ProjectState`` of *original* and *squashed*. ``makemig
 --dry-run`` for the app must report no changes with the squashed history (unless it already
 does with the original one, which is only a warning).
 
+Only what the squash can affect is migrated: the app and the apps with a migration depending
+on the range (or on the squash), each to its leaves, which brings the app's dependency closure;
+``pre_/post_migrate`` go to the migrated apps only. The migrations the range depends on (the
+common prefix of every run) are migrated once into a template database that each run copies.
+When rows differ, the original history is migrated once more: a table whose rows differ between
+two runs of the *same* history (random tokens, encrypted columns, clocks) is named in the report
+as non-deterministic and its rows are not compared (its schema is). Content types and
+permissions are compared by natural key (their ids follow the order a history created models).
+
 SQLite databases are temporary files; with ``database="postgres"`` throwaway databases
 ``squasher_verify_<random>`` are created on the server named by ``SQUASHER_POSTGRES_DSN`` and
 dropped afterwards, also on failure. Temporary directories are always removed.
@@ -32,12 +41,12 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squasher.dbcompare import compare_snapshots
+from squasher.dbcompare import compare_snapshots, differing_data_tables, naturalize
 from squasher.django_loader import resolve_settings_module  # noqa: F401 - re-exported for callers
 from squasher.errors import (
     DatabaseUnavailableError,
@@ -76,6 +85,12 @@ class VerifyReport:
     timings: dict[str, float] = field(default_factory=dict)
     replaces: list[str] = field(default_factory=list)
     partial_target: str | None = None
+    #: app labels migrated (the squashed app's closure is migrated with them), not every app
+    scope: list[str] = field(default_factory=list)
+    #: migrations both histories start from, migrated once into a template database
+    prefix: list[str] = field(default_factory=list)
+    #: tables whose rows differ between two runs of the original history: not compared
+    nondeterministic: list[str] = field(default_factory=list)
 
     def render(self) -> str:
         head = f"verify {self.app}.{self.squash} on {self.database}: "
@@ -84,8 +99,17 @@ class VerifyReport:
         if self.replaces:
             lines.append(f"  replaces {len(self.replaces)} migration(s): "
                          f"{self.replaces[0]} ... {self.replaces[-1]}")
+        if self.scope:
+            lines.append("  migrated: " + ", ".join(self.scope) + " (to their leaves, with "
+                         "their dependencies; other apps are not affected by the squash)")
+        if self.prefix:
+            lines.append(f"  shared prefix: {len(self.prefix)} migration(s) the range depends "
+                         "on, migrated once into a template database")
         for check in self.checks:
             lines.append(f"  checked: {check}")
+        if self.nondeterministic:
+            lines.append("  non-deterministic (rows differ between two runs of the original "
+                         "history; not compared): " + ", ".join(self.nondeterministic))
         for warning in self.warnings:
             lines.append(f"  warning: {warning}")
         if self.differences:
@@ -163,8 +187,10 @@ def _postgres_connect(dsn: str) -> Any:
 
 
 @contextmanager
-def postgres_databases(dsn: str, count: int) -> Iterator[list[dict[str, Any]]]:
-    """Create ``count`` throwaway databases; yield Django DATABASES entries; drop them after."""
+def postgres_databases(dsn: str, count: int, template: str | None = None
+                       ) -> Iterator[list[dict[str, Any]]]:
+    """Create ``count`` throwaway databases (copies of the database ``template`` if given);
+    yield Django DATABASES entries; drop them after."""
     params = _postgres_params(dsn)
     names: list[str] = []
     admin = _postgres_connect(dsn)
@@ -172,7 +198,8 @@ def postgres_databases(dsn: str, count: int) -> Iterator[list[dict[str, Any]]]:
         try:
             for _ in range(count):
                 name = f"squasher_verify_{secrets.token_hex(6)}"
-                admin.execute(f'CREATE DATABASE "{name}"')
+                admin.execute(f'CREATE DATABASE "{name}"'
+                              + (f' TEMPLATE "{template}"' if template else ""))
                 names.append(name)
         except Exception as exc:
             raise DatabaseUnavailableError(
@@ -341,9 +368,10 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
         _hide(info["covered_files"], squashed, full)
         report.timings["copy"] += round(time.perf_counter() - t0, 3)
 
-        with _databases(database, dsn, tmp) as dbs:
-            report.timings.update(_run_histories(worker, report, info, dbs, full, squashed,
-                                                 partial))
+        report.scope = list(info.get("scope_apps") or [])
+        report.prefix = [f"{a}.{n}" for a, n in info.get("prefix") or []]
+        report.timings.update(_run_histories(worker, report, info, database, dsn, tmp, full,
+                                             squashed, partial))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report.ok = not report.differences
@@ -351,20 +379,53 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
     return report
 
 
-@contextmanager
-def _databases(database: str, dsn: str | None, tmp: Path) -> Iterator[list[dict[str, Any]]]:
-    if database == "postgres":
-        assert dsn is not None
-        with postgres_databases(dsn, 3) as dbs:
-            yield dbs
-    else:
-        yield [{"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / f"{label}.sqlite3")}
-               for label in ("original", "squashed", "partial")]
+class _Databases:
+    """Throwaway databases of one verification, optionally copies of a migrated template.
+
+    SQLite: files in the temporary directory (a template is copied file by file). PostgreSQL:
+    databases created on the server (``CREATE DATABASE ... TEMPLATE``), all dropped on exit.
+    """
+
+    def __init__(self, database: str, dsn: str | None, tmp: Path) -> None:
+        self.database, self.dsn, self.tmp = database, dsn, tmp
+        self.stack = ExitStack()
+        self.template: dict[str, Any] | None = None
+        self._count = 0
+
+    def __enter__(self) -> _Databases:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def make(self, labels: list[str], *, from_template: bool = True) -> list[dict[str, Any]]:
+        template = self.template if from_template else None
+        if self.database == "postgres":
+            assert self.dsn is not None
+            if template is None:
+                return self.stack.enter_context(postgres_databases(self.dsn, len(labels)))
+            return self.stack.enter_context(postgres_databases(
+                self.dsn, len(labels), template=template["NAME"]))
+        dbs = []
+        for label in labels:
+            self._count += 1
+            path = self.tmp / f"{label}-{self._count}.sqlite3"
+            if template:
+                shutil.copyfile(template["NAME"], path)
+            dbs.append({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)})
+        return dbs
 
 
-def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
-                   dbs: list[dict[str, Any]], full: Path, squashed: Path,
+def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any], database: str,
+                   dsn: str | None, tmp: Path, full: Path, squashed: Path,
                    partial: bool) -> dict[str, float]:
+    with _Databases(database, dsn, tmp) as pool:
+        return _compare_histories(worker, report, info, pool, full, squashed, partial)
+
+
+def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
+                       pool: _Databases, full: Path, squashed: Path,
+                       partial: bool) -> dict[str, float]:
     app = info["app"]
     # The original history: the squash is hidden by the worker (its file stays on disk so that
     # migrations written after it can be pointed at the last migration it replaces).
@@ -381,11 +442,29 @@ def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
         report.warnings.append(
             "the squash drops elidable operations; compared with the original history without "
             "them: " + ", ".join(d["label"] for d in info["dropped_elidable"]))
+    timings: dict[str, float] = {}
+    # Only what the squash can affect is migrated: the app (with its dependency closure) and
+    # the apps depending on the range, to their leaves. An older worker answer has no scope.
+    scope = info.get("scope_apps")
+    migrate_all: dict[str, Any] = {"op": "migrate", "targets": None}
+    if scope:
+        migrate_all = {"op": "migrate", "apps": scope}
+    if info.get("prefix"):
+        # The common prefix (what the range depends on), migrated once, copied for every run.
+        t0 = time.perf_counter()
+        (template,) = pool.make(["template"], from_template=False)
+        result = worker.run(full, template, [{"op": "migrate", "targets": info["prefix"],
+                                              "signals": False}], **hide)
+        if result["ok"]:
+            pool.template = template
+        elif result["error"]["kind"] != "migrate":
+            worker.raise_for(result)
+        # a prefix that does not migrate: every run migrates from scratch and reports it
+        timings["template"] = round(time.perf_counter() - t0, 3)
     since = time.time()  # date/times written from now on are "now" (timezone.now() defaults)
-    full_steps = [{"op": "migrate", "targets": None}, {"op": "dump", "since": since},
+    full_steps = [migrate_all, {"op": "dump", "since": since},
                   {"op": "makemigrations_check", "app": app}]
     results: dict[str, Any] = {}
-    timings: dict[str, float] = {}
     errors: list[BaseException] = []
 
     Job = tuple[Path, dict[str, Any], list[dict[str, Any]], dict[str, Any]]
@@ -402,46 +481,86 @@ def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
             errors.append(exc)
         timings[label] = round(time.perf_counter() - t0, 3)
 
+    def run_chains(chains: dict[str, list[Job]]) -> None:
+        threads = [threading.Thread(target=chain, args=(label, jobs))
+                   for label, jobs in chains.items()]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        if errors:
+            raise errors[0]
+        for label in chains:
+            for result in results[label]:
+                if not result["ok"] and result["error"]["kind"] != "migrate":
+                    worker.raise_for(result)
+
+    labels = ["original", "squashed"] + (["partial"] if partial else [])
+    dbs = dict(zip(labels, pool.make(labels), strict=True))
     chains: dict[str, list[Job]] = {
-        "original": [(full, dbs[0], full_steps, hide)],
-        "squashed": [(squashed, dbs[1], full_steps, {})],
+        "original": [(full, dbs["original"], full_steps, hide)],
+        "squashed": [(squashed, dbs["squashed"], full_steps, {})],
     }
     if partial:
         chains["partial"] = [
             # A migration in the middle of the range (of those the original history's graph
             # has: an older squash may stand for some), without post_migrate signals half-way
             # (content types and permissions would get other ids than in one run).
-            (full, dbs[2], [{"op": "migrate", "pick_from": info["covered"], "signals": False}],
-             hide),
-            (full, dbs[2], [{"op": "migrate", "targets": None},
-                            {"op": "dump", "state": False, "since": since}], originals),
+            (full, dbs["partial"], [{"op": "migrate", "pick_from": info["covered"],
+                                     "signals": False}], hide),
+            (full, dbs["partial"], [migrate_all, {"op": "dump", "state": False, "since": since}],
+             originals),
         ]
-    threads = [threading.Thread(target=chain, args=(label, jobs)) for label, jobs in chains.items()]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    if errors:
-        raise errors[0]
-    for label in chains:
-        for result in results[label]:
-            if not result["ok"] and result["error"]["kind"] != "migrate":
-                worker.raise_for(result)
+    run_chains(chains)
 
     orig, sq = results["original"][-1], results["squashed"][-1]
     if not orig["ok"]:
         report.differences.append(_failure("the original history does not migrate", orig))
         report.warnings.append("nothing to compare against: fix the original history first")
         return timings
+    snap = orig["results"][1]
+    part = None
+    target = None
+    if partial:
+        first, part = results["partial"][0], results["partial"][-1]
+        target = first["results"][0].get("target") if first["ok"] else None
+        if first["ok"] and target is None:
+            part = None  # nothing in the middle of the range to stop at
+    # Rows that differ from the original history's: when the original history itself does not
+    # give the same rows twice (random tokens, encrypted columns, timestamps of other clocks),
+    # those tables are noise. Run it once more and leave out the tables that differ.
+    def rows(dump: dict[str, Any]) -> dict[str, Any]:
+        return naturalize(dump["data"], dump.get("schema"))
+
+    differing: set[str] = set()
+    for other in (sq, part):
+        if other is not None and other["ok"]:
+            differing |= set(differing_data_tables(rows(snap), rows(other["results"][1])))
+    if differing:
+        (again_db,) = pool.make(["original-again"])
+        chain("original again", [(full, again_db, [migrate_all, {"op": "dump", "state": False,
+                                                                 "since": since}], hide)])
+        if errors:
+            raise errors[0]
+        again = results["original again"][-1]
+        if again["ok"]:
+            report.nondeterministic = sorted(
+                differing & set(differing_data_tables(rows(snap), rows(again["results"][1]))))
+        else:
+            worker.raise_for(again)
+            report.warnings.append(_failure(
+                "the original history did not migrate a second time (to tell non-deterministic "
+                "tables apart)", again))
+    noise = report.nondeterministic
+
     if not sq["ok"]:
         report.differences.append(_failure("the squashed history does not migrate", sq))
     else:
-        snap = orig["results"][1]
         report.checks.append(
             f"schema ({len(snap['schema']['tables'])} tables), data "
             f"({sum(len(rows) for rows in snap['data'].values())} rows) and final state "
             f"({len(snap['state']['models'])} models): original vs squashed history")
-        report.differences += compare_snapshots(snap, sq["results"][1])
+        report.differences += compare_snapshots(snap, sq["results"][1], skip_data=noise)
         before, after = orig["results"][2], sq["results"][2]
         report.checks.append(f"makemigrations --check --dry-run {app} with the squashed history")
         if after["changes"] and before["changes"] and after["output"] != before["output"]:
@@ -460,9 +579,7 @@ def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
     if not partial:
         report.warnings.append("partial application not checked (disabled)")
         return timings
-    first, part = results["partial"][0], results["partial"][-1]
-    target = first["results"][0].get("target") if first["ok"] else None
-    if first["ok"] and target is None:
+    if part is None:
         report.warnings.append("partial application not checked: the range has no migration in "
                                "its middle to stop at")
         return timings
@@ -472,8 +589,8 @@ def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
     if not part["ok"]:
         report.differences.append(_failure(f"{label} failed", part))
     else:
-        report.differences += compare_snapshots(orig["results"][1], part["results"][1],
-                                                right="partial")
+        report.differences += compare_snapshots(snap, part["results"][1], right="partial",
+                                                skip_data=noise)
     return timings
 
 

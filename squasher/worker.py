@@ -10,6 +10,7 @@ database connections are process-wide. The parent (:mod:`squasher.verify`) write
      "steps": [{"op": "inspect", "app": "billing", "migration": "0001_squashed"},
                {"op": "migrate", "targets": null},            # null: every leaf
                {"op": "migrate", "targets": [["billing", "0002_x"]]},
+               {"op": "migrate", "apps": ["billing", "orders"]},  # those apps' leaves only
                {"op": "migrate", "pick_from": [["billing", "0001_a"], ...], "signals": false},
                {"op": "dump", "state": true, "data": true},
                {"op": "makemigrations_check", "app": "billing"}]}
@@ -297,6 +298,8 @@ def _inspect(job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
         for node in loader.graph.forwards_plan(leaf):
             if node in covered and node not in order:
                 order.append(node)
+    scope, prefix = _scope_and_prefix(loader.graph, migration.app_label, key, set(order))
+
     def label(k: tuple[str, str], op: Any) -> str:
         return f"{k[0]}.{k[1]}: {type(op).__name__}" + (
             f" {op.code.__name__}" if hasattr(op, "code") and hasattr(op.code, "__name__") else "")
@@ -319,7 +322,36 @@ def _inspect(job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
         "covered": [list(k) for k in order],
         "covered_files": [module_file(k) for k in order],
         "shadowed": shadowed,
+        "scope_apps": scope,
+        "prefix": [list(k) for k in prefix],
     }
+
+
+def _scope_and_prefix(graph: Any, app: str, squash: tuple[str, str],
+                      covered: set[tuple[str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
+    """What a squash can affect, in the graph of every file (squash and originals both present).
+
+    * scope: the app and every app with a migration depending on (or run before) a migration
+      of the range or on the squash; migrating those apps to their leaves migrates the app's
+      dependency closure and what builds on the range, and nothing unrelated.
+    * prefix: the migrations outside the range the range depends on directly (not descendants of
+      it); both histories start by migrating to them, so one database migrated to them is a
+      template for every run.
+    """
+    affected = covered | {squash}
+    scope = {app}
+    for key, node in graph.node_map.items():
+        if key[0] != app and key not in affected and any(p.key in affected for p in node.parents):
+            scope.add(key[0])
+    below: set[tuple[str, str]] = set()
+    pending = [k for k in affected if k in graph.node_map]
+    while pending:
+        for child in graph.node_map[pending.pop()].children:
+            if child.key not in below:
+                below.add(child.key)
+                pending.append(child.key)
+    prefix = {p.key for k in affected if k in graph.node_map for p in graph.node_map[k].parents}
+    return sorted(scope), sorted(prefix - affected - below)
 
 
 def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
@@ -339,6 +371,7 @@ def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
     except Exception as exc:
         raise StepError("migrate", f"inconsistent migration history: {_first_lines(exc)}") from exc
     chosen = None
+    scoped = step.get("apps") is not None and step.get("pick_from") is None
     if step.get("pick_from") is not None:
         # partial application: a migration in the middle of those present in this graph
         present = [tuple(k) for k in step["pick_from"] if tuple(k) in executor.loader.graph.nodes]
@@ -347,7 +380,11 @@ def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
         chosen = present[(len(present) - 1) // 2]
         targets = [chosen]
     elif step.get("targets"):
-        targets = [tuple(t) for t in step["targets"]]
+        targets = _present(executor.loader, [tuple(t) for t in step["targets"]])
+    elif scoped:
+        # only what the squash can affect: these apps' leaves (and their dependency closure)
+        wanted = set(step["apps"])
+        targets = sorted(n for n in executor.loader.graph.leaf_nodes() if n[0] in wanted)
     else:
         targets = executor.loader.graph.leaf_nodes()
     plan = executor.migration_plan(targets)
@@ -355,7 +392,11 @@ def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
     state = executor._create_project_state(with_applied_migrations=True)
     signals = step.get("signals", True)
     if signals:
-        emit_pre_migrate_signal(0, False, connection.alias, stdout=out, apps=state.apps, plan=plan)
+        if scoped:
+            _emit_scoped("pre_migrate", connection, out, state.apps, plan)
+        else:
+            emit_pre_migrate_signal(0, False, connection.alias, stdout=out, apps=state.apps,
+                                    plan=plan)
     post_state = executor.migrate(targets, plan=plan, state=state.clone(), fake=False,
                                   fake_initial=False)
     applied = [f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards]
@@ -374,11 +415,55 @@ def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
             model_key = model_state.app_label, model_state.name_lower
             model_keys.append(model_key)
             post_apps.unregister_model(*model_key)
+    # Content types and permissions get their ids in the order of the models of post_apps,
+    # which is the order the history created them in: a squash creating models in another
+    # order would give every row another id. Use the project's model order instead (the
+    # order a fresh database gets with any history).
+    order = {(m._meta.app_label, m._meta.model_name): i for i, m in enumerate(
+        global_apps.get_models(include_auto_created=True, include_swapped=True))}
+    model_keys.sort(key=lambda k: (order.get(k, len(order)), k))
     post_apps.render_multiple(
         [ModelState.from_model(global_apps.get_model(*model)) for model in model_keys]
     )
-    emit_post_migrate_signal(0, False, connection.alias, stdout=out, apps=post_apps, plan=plan)
+    if scoped:
+        _emit_scoped("post_migrate", connection, out, post_apps, plan)
+    else:
+        emit_post_migrate_signal(0, False, connection.alias, stdout=out, apps=post_apps,
+                                 plan=plan)
     return {"applied": applied, "target": target, "seconds": round(time.perf_counter() - started, 3)}
+
+
+def _emit_scoped(name: str, connection: Any, out: io.StringIO, apps: Any, plan: Any) -> None:
+    """pre_/post_migrate for the apps that have migrations applied in this database only.
+
+    Only some apps are migrated (what the squash can affect); the receivers of the others
+    (``if sender.name.endswith("x"): X.objects.get_or_create(...)``) would query tables that
+    do not exist. Django sends the signal to every app config with a models module.
+    """
+    from django.apps import apps as global_apps
+    from django.db.migrations.recorder import MigrationRecorder
+    from django.db.models import signals
+
+    labels = {app for app, _ in MigrationRecorder(connection).applied_migrations()}
+    signal = getattr(signals, name)
+    for app_config in global_apps.get_app_configs():
+        if app_config.models_module is None or app_config.label not in labels:
+            continue
+        signal.send(sender=app_config, app_config=app_config, verbosity=0, interactive=False,
+                    using=connection.alias, stdout=out, apps=apps, plan=plan)
+
+
+def _present(loader: Any, targets: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+    """Targets of the loaded graph: a migration an applied-as-a-whole squash replaces is
+    migrated through that squash."""
+    out: list[tuple[str, ...]] = []
+    for target in targets:
+        if target not in loader.graph.nodes:
+            target = next((key for key, mig in loader.replacements.items()
+                           if target in {tuple(r) for r in mig.replaces}), target)
+        if target not in out:
+            out.append(target)
+    return out
 
 
 def _dump(step: dict[str, Any]) -> dict[str, Any]:
