@@ -412,7 +412,11 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     warnings: list[str] = []
     _check_records(graph, members, allow_dynamic, warnings)
     _check_nested(graph, app, members)
-    pieces, cycle = _cycle_pieces(graph, app, members, split)
+    # cycles through every app Django loads, also apps outside the project (site-packages),
+    # whose edges the project graph does not hold
+    from squasher.django_loader import loader_graph
+
+    pieces, cycle = _cycle_pieces(loader_graph(loader), app, members, split)
     disk = loader.disk_migrations
     migration_modules = {type(m).__module__ for m in disk.values()}
     app_roots = set(graph.roots(app))
