@@ -65,6 +65,7 @@ from squasher.errors import (
     MigrationParseError,
     SettingsError,
     SquasherError,
+    UnknownMigrationError,
     UsageError,
     VerificationError,
 )
@@ -99,6 +100,8 @@ class PieceResult:
     warnings: list[str] = field(default_factory=list)
     checkpoints: int = 0
     elided: int = 0
+    absorbed: list[MigrationKey] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +125,8 @@ class PieceResult:
             "initial": self.initial,
             "atomic": self.atomic,
             "warnings": self.warnings,
+            "absorbed": [f"{a}.{n}" for a, n in self.absorbed],
+            "notes": self.notes,
         }
 
 
@@ -221,35 +226,124 @@ def _check_records(graph: Any, members: list[MigrationKey], allow_dynamic: bool,
                             f"({reason}); frozen as evaluated here")
 
 
-def _check_nested(graph: Any, app: str, members: list[MigrationKey]) -> None:
-    """Refuse squashing over a squash that still has ``replaces`` on Django < 6.0.
+def nested_replaces_supported() -> bool:
+    """Whether this Django loads a squash whose ``replaces`` names another squash that is kept
+    on disk with its own ``replaces`` (Django 6.0+ processes replacements depth-first and
+    resolves applied status recursively: ``MigrationLoader.replace_migration``).
 
-    Django 4.2/5.2's loader processes replacements in file-listing order (a ``set`` of
-    module names, so it changes from run to run): when the new squash is processed first it
-    removes the old squash node and the old squash's own replacement then fails
-    (``NodeNotFoundError``); if the old squash is not listed in the new ``replaces`` both
-    stay in the graph and a fresh database gets every CreateModel twice. Either way the
-    result does not load reliably until the old squash is finalized.
+    Django 4.2/5.2 process replacements in file-listing order (a ``set`` of module names, so
+    it changes from run to run): when the new squash comes first it removes the old squash's
+    node and the old squash's own replacement then fails (``NodeNotFoundError``); if the old
+    squash is not listed both stay in the graph and a fresh database gets every CreateModel
+    twice. There the old squash is absorbed instead (:func:`_absorb_nested`).
     """
-    import django
+    from django.db.migrations.loader import MigrationLoader
 
-    if django.VERSION >= (6, 0):
-        return
-    for key in members:
+    return hasattr(MigrationLoader, "replace_migration")
+
+
+def _resolve(graph: Any, app: str, prefix: str) -> MigrationKey:
+    """:meth:`MigrationGraph.resolve`, except that an ambiguous prefix resolves to the one
+    candidate in the effective graph when the others are replaced by it (``0001`` with
+    ``0001_initial`` replaced by ``0001_squashed_0004``)."""
+    try:
+        return graph.resolve(app, prefix)
+    except UnknownMigrationError:
+        candidates = [k for k in graph.records if k[0] == app and k[1].startswith(prefix)]
+        effective = [k for k in candidates if k in graph.nx]
+        if len(candidates) > 1 and len(effective) == 1 and all(
+                k == effective[0] or effective[0] in _replacers(graph, k) for k in candidates):
+            return effective[0]
+        raise
+
+
+def _replacers(graph: Any, key: MigrationKey) -> list[MigrationKey]:
+    """The squashes replacing ``key``, innermost first (a squash of a squash follows)."""
+    out: list[MigrationKey] = []
+    current = graph.replaced_by(key)
+    while current is not None and current not in out:
+        out.append(current)
+        current = graph.replaced_by(current)
+    return out
+
+
+def _nested_squashes(graph: Any, members: list[MigrationKey]) -> list[MigrationKey]:
+    """Members that are themselves squashes with ``replaces`` (not finalized yet)."""
+    return [k for k in members if graph.records.get(k) is not None and graph.records[k].replaces]
+
+
+def _last_replaced(graph: Any, squash: MigrationKey) -> MigrationKey:
+    """The migration a reference to ``squash`` must point at once the squash file is gone:
+    the last one it replaces (what Django remaps a dependency on an unusable squash to).
+    Refuses when the squash cannot be absorbed (files missing, several last migrations)."""
+    record = graph.records[squash]
+    originals = graph.flat_replaces(squash)
+    line = record.replaces_span.line if record.replaces_span else None
+    gone = [k for k in originals if k not in graph.records]
+    if gone:
+        raise GraphError(
+            f"{squash[0]}.{squash[1]} is a squash whose replaced migrations are not all on disk "
+            f"(missing: {', '.join(k[1] for k in gone)}); it cannot be absorbed into a new squash "
+            "on this Django (< 6.0)",
+            path=record.path, line=line,
+            hint=f"finish its finalization first (squasher finalize {squash[0]} {squash[1]} --finish)",
+        )
+    inside = set(originals)
+    leaves = [k for k in originals if not any(c in inside for c in graph.full.successors(k))]
+    if len(leaves) != 1:
+        raise GraphError(
+            f"{squash[0]}.{squash[1]} replaces migrations with {len(leaves)} last migrations "
+            f"({', '.join(k[1] for k in leaves)}); references to it cannot be pointed at one",
+            path=record.path, line=line,
+            hint=f"finalize it first (squasher finalize {squash[0]} {squash[1]})",
+        )
+    return leaves[0]
+
+
+def _absorb_nested(graph: Any, squashes: list[MigrationKey], changes: ChangeSet
+                   ) -> dict[MigrationKey, tuple[MigrationKey, list[Path]]]:
+    """Django < 6: stage the deletion of the squashes a new squash replaces, and point every
+    ``dependencies``/``run_before`` entry naming one of them (in any app) at the last
+    migration it replaces. Returns ``{squash: (repointed to, rewritten files)}``."""
+    from squasher.references import rewrite_project_references
+
+    rename: dict[MigrationKey, MigrationKey | None] = {
+        key: _last_replaced(graph, key) for key in squashes}
+    paths = [graph.records[key].path for key in squashes]
+    rewritten = rewrite_project_references(graph.records.values(), rename, exclude=paths)
+    out: dict[MigrationKey, tuple[MigrationKey, list[Path]]] = {}
+    for key in squashes:
+        target = rename[key]
+        assert target is not None
+        out[key] = (target, [p for p, r in rewritten.items()
+                             if any(old == key for _, old, _ in r.rewritten)])
+    for path, result in rewritten.items():
+        changes.modify(path, result.text)
+    for path in paths:
+        changes.delete(path)
+    return out
+
+
+def _piece_replaces(graph: Any, piece: list[MigrationKey], nested: bool
+                    ) -> tuple[list[MigrationKey], set[MigrationKey]]:
+    """(``replaces`` of the squash of ``piece``, every key it stands for).
+
+    With ``nested`` (Django 6+) the members are listed as they are, squashes included, as
+    Django 6's ``squashmigrations`` writes them. Otherwise a member that is a squash is
+    expanded into what it replaces (flattened) *and* listed itself, so that its name recorded
+    in ``django_migrations`` counts for the new squash once its file is gone."""
+    replaces: list[MigrationKey] = []
+    covered: set[MigrationKey] = set(piece)
+    for key in piece:
         record = graph.records.get(key)
-        if record is not None and record.replaces:
-            after = members[members.index(key) + 1][1] if key != members[-1] else None
-            hint = f"finalize it first (squasher finalize {app} {key[1]})"
-            if after:
-                hint += f", or start the range after it (squasher squash {app} {after} {members[-1][1]})"
-            raise GraphError(
-                f"{app}.{key[1]} is itself a squash that still has `replaces`; Django "
-                f"{django.get_version()} cannot load a squash that replaces it while it is kept "
-                "(its replacements are applied in file-listing order, so the new squash would "
-                "fail to load or apply its operations twice)",
-                path=record.path, line=record.replaces_span.line if record.replaces_span else None,
-                hint=hint,
-            )
+        inner = graph.flat_replaces(key) if record is not None and record.replaces else []
+        covered.update(inner)
+        if not nested:
+            replaces.extend(k for k in inner if k not in replaces)
+        if key not in replaces:
+            replaces.append(key)
+    covered.update(replaces)
+    return replaces, covered
 
 
 def _describe_frozen(graph: Any, members: list[MigrationKey], disk: dict[MigrationKey, Any],
@@ -400,9 +494,9 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     project, loader = load_django_project(root, settings_module)
     graph = project.graph
     timings = {"load": round(time.perf_counter() - started, 3)}
-    end_key = graph.resolve(app, end)
+    end_key = _resolve(graph, app, end)
     if start:
-        start_key = graph.resolve(app, start)
+        start_key = _resolve(graph, app, start)
     else:
         roots = [r for r in graph.roots(app) if r == end_key or r in graph.ancestors(end_key)]
         if not roots:
@@ -411,12 +505,14 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     members = graph.interval(app, start_key, end_key)
     warnings: list[str] = []
     _check_records(graph, members, allow_dynamic, warnings)
-    _check_nested(graph, app, members)
     pieces, cycle = _cycle_pieces(graph, app, members, split)
     disk = loader.disk_migrations
     migration_modules = {type(m).__module__ for m in disk.values()}
     app_roots = set(graph.roots(app))
     _describe_frozen(graph, members, disk, warnings)
+    nested = nested_replaces_supported()
+    absorb = [] if nested else _nested_squashes(graph, members)
+    absorbed_into: dict[MigrationKey, str] = {}
 
     from squasher.writer import (
         SquashedMigration,
@@ -441,14 +537,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
                 hint=f"is {app!r} in INSTALLED_APPS of the settings used?",
             )
         migrations = {k: disk[k] for k in piece}
-        replaces: list[MigrationKey] = []
-        for key in piece:
-            record = graph.records.get(key)
-            if record is not None and record.replaces:
-                replaces.extend(k for k in graph.flat_replaces(key) if k not in replaces)
-            if key not in replaces:
-                replaces.append(key)
-        covered = set(piece) | set(replaces)
+        replaces, covered = _piece_replaces(graph, piece, nested)
         operations: list[Any] = []
         origins: dict[int, tuple[str, int]] = {}
         for key in piece:
@@ -520,9 +609,16 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             spec.header.append("atomic = False: " + piece_warnings[0])
         for w in warnings:
             spec.header.append("warning: " + w)
+        for key in absorb:
+            if key in piece:
+                spec.header.append(
+                    f"absorbs the squash {key[1]} (its file is removed, references to it point "
+                    "at the last migration it replaced): Django < 6.0 cannot load a squash of a "
+                    "squash that is kept")
+                absorbed_into[key] = new_name
         rendered = render(spec, format_path=path)
         changes.create(path, rendered.text)
-        for key in replaces:
+        for key in covered:
             written_by[key] = (app, new_name)
         results.append(PieceResult(
             app=app, name=new_name, path=path, members=list(piece), replaces=replaces,
@@ -535,6 +631,18 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             initial=root_in_range, atomic=not non_atomic, text=rendered.text,
             formatter=rendered.formatter, warnings=piece_warnings,
         ))
+    if absorbed_into:
+        absorbed = _absorb_nested(graph, list(absorbed_into), changes)
+        for piece_result in results:
+            for key, (target, paths) in absorbed.items():
+                if absorbed_into[key] != piece_result.name:
+                    continue
+                files = ", ".join(p.name for p in paths) or "none"
+                piece_result.absorbed.append(key)
+                piece_result.notes.append(
+                    f"absorbs the squash {key[1]}: Django < 6.0 cannot load a squash of a squash "
+                    f"that is kept, so its file is removed and references to it now point at "
+                    f"{target[0]}.{target[1]} (rewritten: {files})")
     timings["write"] = round(time.perf_counter() - t0, 3)
     if not results:
         raise CircularDependencyError(
@@ -616,8 +724,14 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     try:
         copy = copy_project(result.root, copy).resolve()
         staged = ChangeSet()
-        for change in result.changes.changes:
-            staged.create(copy / change.path.relative_to(result.root), change.new_text or "")
+        for change in result.changes.changes:  # create, or modify/delete (absorbed squash)
+            target = copy / change.path.relative_to(result.root)
+            if change.kind == "delete":
+                staged.delete(target)
+            elif change.kind == "modify":
+                staged.modify(target, change.new_text or "")
+            else:
+                staged.create(target, change.new_text or "")
         staged.apply(root=copy)
         for piece in result.pieces:
             report = verify_squash(copy, app, piece.name, settings_module=settings_module,
