@@ -192,20 +192,6 @@ def _check(project, apps: Iterable[str] | None) -> list[Problem]:
         gone = [r for r in targets if r.key not in records]
         if not gone:
             continue
-        from squasher.references import absorbed_squashes  # libcst: only when needed
-
-        absorbed = set(absorbed_squashes(graph, squash))
-        for ref in (r for r in gone if r.key in absorbed):
-            problems.append(Problem(
-                code="SQ005",
-                message=(f"{_name(squash)} replaces {ref.app_label}.{ref.name}, whose file is gone and "
-                         "which nothing names: an absorbed squash (its replaced migrations are listed)"),
-                path=record.path, span=ref.span, severity=Severity.INFO, key=squash,
-                hint="nothing to do; `squasher finalize` removes `replaces` later",
-            ))
-        gone = [r for r in gone if r.key not in absorbed]
-        if not gone:
-            continue
         if len(gone) == len(targets):
             problems.append(Problem(
                 code="SQ005",

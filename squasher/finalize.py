@@ -40,7 +40,6 @@ from squasher.errors import GraphError, SquasherError, UsageError
 from squasher.fileops import ChangeSet
 from squasher.records import MigrationKey
 from squasher.references import (
-    absorbed_squashes,
     graph_after,
     new_missing_nodes,
     rewrite_project_references,
@@ -155,8 +154,7 @@ def plan_finalize(project: Any, app: str, squashes: Sequence[str | MigrationKey]
         for old in closure:
             mapping[old] = key
         present = [k for k in closure if k in graph.records]
-        absorbed = set(absorbed_squashes(graph, key))  # already gone on purpose
-        gone = [k for k in closure if k not in graph.records and k not in absorbed]
+        gone = [k for k in closure if k not in graph.records]
         plan.deleted[key] = present
         if gone:
             plan.missing[key] = gone

@@ -35,7 +35,6 @@ __all__ = [
     "rewrite_source",
     "rewrite_project_references",
     "references_to",
-    "absorbed_squashes",
 ]
 
 
@@ -668,22 +667,3 @@ def new_missing_nodes(before: Any, after: Any) -> list[MigrationKey]:
     (in ``after``'s node order): what a plan checked with :func:`graph_after` would leave dangling."""
     was_missing = {k for k in before.nx if before.nx.nodes[k].get("missing")}
     return [k for k in after.nx if after.nx.nodes[k].get("missing") and k not in was_missing]
-
-
-def absorbed_squashes(graph: Any, squash: MigrationKey) -> list[MigrationKey]:
-    """Entries of ``squash``'s ``replaces`` taken for absorbed squashes: not on disk, named by
-    no ``dependencies``/``run_before`` entry of any file, while other entries are on disk.
-
-    ``squasher squash`` writes them on Django < 6: a squash over an unfinalized squash lists
-    the old squash's originals and its name, deletes the old squash file and points the
-    references to it at the last migration it replaced. A replaced original deleted by hand
-    is still named by the migration after it, so it is not taken for one.
-    """
-    record = graph.records.get(squash)
-    targets = [r.key for r in record.replaces if r.key is not None] if record else []
-    gone = [k for k in targets if k not in graph.records]
-    if not gone or len(gone) == len(targets):
-        return []
-    named = {ref.key for other in graph.records.values()
-             for ref in (*other.dependencies, *other.run_before) if ref.key is not None}
-    return [k for k in gone if k not in named]

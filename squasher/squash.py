@@ -32,10 +32,14 @@ calling process (once per process), so the language server runs the CLI in a sub
 
 Choices:
 
-* ``replaces`` lists the originals of every member, with members that are squashes
-  expanded into what they replace (flattened) *and* listed themselves: a squash kept on
-  disk next to its originals must be replaced too, or Django would apply its operations a
-  second time on a fresh database.
+* A member that is itself a squash still carrying ``replaces`` (not finalized): on Django
+  6+ (:func:`nested_replaces_supported`, a feature check) it is listed in ``replaces`` as it
+  is, nested, as Django 6's ``squashmigrations`` writes it; Django 6 loads nested squashes.
+  Django 4.2/5.2 cannot load a squash of a squash that is kept (replacements in file-listing
+  order), so there the old squash is *absorbed*: ``replaces`` lists what it replaced
+  (flattened), its file is deleted in the same ChangeSet, and every ``dependencies`` /
+  ``run_before`` entry naming it, in any app, points at the last migration it replaced
+  (:mod:`squasher.references`). Its own name is not listed, see :func:`_piece_replaces`.
 * ``atomic = False`` on a member makes the whole squash non-atomic (with a warning in the
   file and the output): splitting at atomic boundaries would multiply files, and running
   the atomic members' operations outside a transaction only loses rollback on failure.
@@ -329,19 +333,23 @@ def _piece_replaces(graph: Any, piece: list[MigrationKey], nested: bool
     """(``replaces`` of the squash of ``piece``, every key it stands for).
 
     With ``nested`` (Django 6+) the members are listed as they are, squashes included, as
-    Django 6's ``squashmigrations`` writes them. Otherwise a member that is a squash is
-    expanded into what it replaces (flattened) *and* listed itself, so that its name recorded
-    in ``django_migrations`` counts for the new squash once its file is gone."""
+    Django 6's ``squashmigrations`` writes them. Otherwise (the member squashes are absorbed:
+    their files are deleted) a member that is a squash is replaced by what it replaces. Its
+    own name is not listed: Django < 6 marks a squash applied only when every ``replaces``
+    entry is recorded, and a deleted squash is never recorded on a database that went
+    through its originals without it (partially applied before it existed), so the new
+    squash would never count as applied there and could never be finalized safely."""
     replaces: list[MigrationKey] = []
     covered: set[MigrationKey] = set(piece)
     for key in piece:
         record = graph.records.get(key)
         inner = graph.flat_replaces(key) if record is not None and record.replaces else []
         covered.update(inner)
-        if not nested:
+        if nested or not inner:
+            if key not in replaces:
+                replaces.append(key)
+        else:
             replaces.extend(k for k in inner if k not in replaces)
-        if key not in replaces:
-            replaces.append(key)
     covered.update(replaces)
     return replaces, covered
 
@@ -612,9 +620,9 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
         for key in absorb:
             if key in piece:
                 spec.header.append(
-                    f"absorbs the squash {key[1]} (its file is removed, references to it point "
-                    "at the last migration it replaced): Django < 6.0 cannot load a squash of a "
-                    "squash that is kept")
+                    f"absorbs the squash {key[1]} (its file is removed, its replaced migrations "
+                    "are listed instead, references to it point at the last one): Django < 6.0 "
+                    "cannot load a squash of a squash that is kept")
                 absorbed_into[key] = new_name
         rendered = render(spec, format_path=path)
         changes.create(path, rendered.text)

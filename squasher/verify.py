@@ -328,11 +328,6 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
         report.timings["inspect"] = round(time.perf_counter() - t0, 3)
         report.squash = info["name"]
         report.replaces = [f"{a}.{n}" for a, n in info["replaces"]]
-        for a, n in info.get("absorbed", []):
-            report.warnings.append(
-                f"{app}.{info['name']} replaces {a}.{n}, which is not on disk and which no "
-                "migration names: taken for an absorbed squash (its replaced migrations stand "
-                "for it in the original history)")
         for older in info["shadowed"]:
             report.differences.append(
                 f"the older squash {older} replaces only migrations that {app}.{info['name']} "

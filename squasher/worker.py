@@ -269,13 +269,7 @@ def _inspect(job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
     if not replaces:
         raise StepError("usage", f"{app}.{migration.name} is not a squashed migration (no replaces)",
                         path=module_file(key), hint="pass the name of a migration that has `replaces`")
-    absent = [k for k in replaces if k not in loader.disk_migrations]
-    # An absorbed squash (squasher on Django < 6 deletes the squash a new squash replaces and
-    # lists its originals instead): gone, and nothing on disk names it any more.
-    named = {tuple(d) for m in loader.disk_migrations.values()
-             for d in [*m.dependencies, *m.run_before]}
-    absorbed = [k for k in absent if k not in named] if len(absent) < len(replaces) else []
-    missing = [f"{a}.{n}" for a, n in absent if (a, n) not in absorbed]
+    missing = [f"{a}.{n}" for a, n in replaces if (a, n) not in loader.disk_migrations]
     if missing:
         raise StepError(
             "usage",
@@ -284,8 +278,8 @@ def _inspect(job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
             path=module_file(key), hint="verify a squash before finalizing it")
     # Everything the squash stands for: its replaced migrations and, when one of them is itself
     # a squash (nested replaces), that squash's replaced migrations, recursively.
-    covered = {k for k in replaces if k not in absorbed}
-    pending = list(covered)
+    covered = set(replaces)
+    pending = list(replaces)
     while pending:
         member = loader.disk_migrations.get(pending.pop())
         for inner in (tuple(r) for r in (member.replaces if member else [])):
@@ -325,7 +319,6 @@ def _inspect(job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
         "covered": [list(k) for k in order],
         "covered_files": [module_file(k) for k in order],
         "shadowed": shadowed,
-        "absorbed": [list(k) for k in absorbed],
     }
 
 
