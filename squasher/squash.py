@@ -6,8 +6,11 @@ Pipeline:
    prefix (:meth:`MigrationGraph.resolve`); the range is the *graph interval*
    (:meth:`MigrationGraph.interval`): merge nodes inside it come with both branches, a
    branch entering the middle from outside is refused naming the migration. Unparsable
-   members and members whose ``operations`` are computed at import time are refused here
-   (the latter unless ``allow_dynamic``).
+   members are refused here. Members whose ``operations`` are computed at import time
+   (``if connection.vendor == ...``) are kept as they are: the range is split around them
+   and the runs before and after are squashed separately (a run of one migration is left
+   alone), with a note naming them; ``allow_dynamic`` freezes them instead (the branch this
+   machine takes).
 2. Cycles: replacing the members by one node must not create a circular dependency
    (:func:`squasher.cycles.squash_cycle`). Otherwise the cycle and the split points are
    reported; with ``split=True`` the range is cut into the fewest consecutive pieces that
@@ -145,12 +148,16 @@ class SquashResult:
     verification: list[Any] = field(default_factory=list)  # VerifyReport
     verified: bool | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    kept_dynamic: list[MigrationKey] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
             "app": self.app,
             "squashes": [p.to_json() for p in self.pieces],
             "warnings": self.warnings,
+            "notes": self.notes,
+            "kept_dynamic": [f"{a}.{n}" for a, n in self.kept_dynamic],
             "split_because_of_cycle": (
                 [f"{a}.{n}" for a, n in self.split_from_cycle] if self.split_from_cycle else None
             ),
@@ -204,7 +211,11 @@ def squash_name(start: MigrationKey, end: MigrationKey, *, explicit_start: bool,
 
 
 def _check_records(graph: Any, members: list[MigrationKey], allow_dynamic: bool,
-                   warnings: list[str]) -> None:
+                   warnings: list[str]) -> dict[MigrationKey, tuple[int, str]]:
+    """Refuse unreadable members. Returns the members whose ``operations`` are computed at
+    import time, ``{key: (line, reason)}``: they are kept out of the squash
+    (:func:`_dynamic_segments`) unless ``allow_dynamic`` freezes them (then ``{}``)."""
+    dynamic: dict[MigrationKey, tuple[int, str]] = {}
     for key in members:
         record: MigrationRecord | None = graph.records.get(key)
         if record is None:
@@ -219,15 +230,35 @@ def _check_records(graph: Any, members: list[MigrationKey], allow_dynamic: bool,
         for span, reason in record.dynamic_operations:
             where = f"{record.path}:{span.line}"
             if not allow_dynamic:
-                raise DynamicOperationsError(
-                    f"{key[0]}.{key[1]} computes its operations at import time ({reason}); "
-                    "a squash would freeze the values that hold on this machine",
-                    path=record.path, line=span.line,
-                    hint="rewrite the operations as a literal list, or pass --allow-dynamic "
-                         "to freeze them as evaluated here",
-                )
+                dynamic.setdefault(key, (span.line, reason))
+                continue
             warnings.append(f"{where}: {key[1]} computes its operations at import time "
                             f"({reason}); frozen as evaluated here")
+    return dynamic
+
+
+def _dynamic_segments(members: list[MigrationKey], dynamic: dict[MigrationKey, Any]
+                      ) -> list[list[MigrationKey]]:
+    """The members split around the dynamic ones (consecutive runs in plan order without
+    them): a squash would freeze the branch of ``operations`` this machine takes, so each
+    dynamic migration stays as it is between two squashes and keeps choosing on every
+    database. A run of consecutive plan-order members is convex (no path leaves it and
+    comes back), so each run can be replaced by one node; cycles are checked per run."""
+    segments: list[list[MigrationKey]] = [[]]
+    for key in members:
+        if key in dynamic:
+            segments.append([])
+        else:
+            segments[-1].append(key)
+    return [seg for seg in segments if seg]
+
+
+def _dynamic_note(graph: Any, key: MigrationKey, line: int, reason: str) -> str:
+    return (f"{key[0]}.{key[1]} is kept as it is (not squashed): it computes its operations at "
+            f"import time ({reason}, {graph.records[key].path}:{line}), so a squash would "
+            "freeze the branch this machine takes; "
+            "the migrations before and after it are squashed separately (--allow-dynamic "
+            "freezes it instead)")
 
 
 def nested_replaces_supported() -> bool:
@@ -512,12 +543,19 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
         start_key = roots[0]
     members = graph.interval(app, start_key, end_key)
     warnings: list[str] = []
-    _check_records(graph, members, allow_dynamic, warnings)
-    pieces, cycle = _cycle_pieces(graph, app, members, split)
+    dynamic = _check_records(graph, members, allow_dynamic, warnings)
+    notes = [_dynamic_note(graph, key, *where) for key, where in dynamic.items()]
+    pieces: list[list[MigrationKey]] = []
+    cycle: list[MigrationKey] | None = None
+    for segment in _dynamic_segments(members, dynamic):
+        segment_pieces, segment_cycle = _cycle_pieces(graph, app, segment, split)
+        pieces += segment_pieces
+        cycle = cycle or segment_cycle
     disk = loader.disk_migrations
     migration_modules = {type(m).__module__ for m in disk.values()}
     app_roots = set(graph.roots(app))
-    _describe_frozen(graph, members, disk, warnings)
+    if allow_dynamic:
+        _describe_frozen(graph, members, disk, warnings)
     nested = nested_replaces_supported()
     absorb = [] if nested else _nested_squashes(graph, members)
     absorbed_into: dict[MigrationKey, str] = {}
@@ -534,7 +572,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     results: list[PieceResult] = []
     written_by: dict[MigrationKey, tuple[str, str]] = {}
     for index, piece in enumerate(pieces):
-        if len(pieces) > 1 and len(piece) == 1:
+        if (len(pieces) > 1 or dynamic) and len(piece) == 1:
             warnings.append(f"{piece[0][0]}.{piece[0][1]} is kept as it is (a squash of a single "
                             "migration would gain nothing)")
             continue
@@ -590,8 +628,11 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             piece_warnings.append(f"the squash is non-atomic: {names} declare(s) atomic = False; "
                                   "its operations run without a wrapping transaction")
         number = piece[0][1].split("_", 1)[0]
-        if len(pieces) == 1:
+        if piece == members:
             new_name = squash_name(start_key, end_key, explicit_start=bool(start), name=name)
+        elif len(pieces) == 1:
+            new_name = squash_name(piece[0], piece[-1], explicit_start=True, name=name,
+                                   number=number)
         else:
             base = f"{name}_{index + 1}" if name else None
             new_name = squash_name(piece[0], piece[-1], explicit_start=True, name=base,
@@ -652,6 +693,16 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
                     f"that is kept, so its file is removed and references to it now point at "
                     f"{target[0]}.{target[1]} (rewritten: {files})")
     timings["write"] = round(time.perf_counter() - t0, 3)
+    if not results and dynamic and not cycle:
+        key, (line, reason) = next(iter(dynamic.items()))
+        raise DynamicOperationsError(
+            f"nothing to squash in {app} {members[0][1]}..{members[-1][1]}: {key[1]} computes "
+            f"its operations at import time ({reason}) and is kept as it is, "
+            "and every piece around it is a single migration",
+            path=graph.records[key].path, line=line,
+            hint="squash a longer range around it, rewrite its operations as a literal list, "
+                 "or pass --allow-dynamic to freeze them as evaluated here",
+        )
     if not results:
         raise CircularDependencyError(
             f"{app} {members[0][1]}..{members[-1][1]} cannot be squashed without a circular "
@@ -660,7 +711,8 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
         )
     changes.check()
     return SquashResult(app=app, root=root, pieces=results, changes=changes, warnings=warnings,
-                        split_from_cycle=cycle, timings=timings)
+                        split_from_cycle=cycle, timings=timings, notes=notes,
+                        kept_dynamic=list(dynamic))
 
 
 def _run_python() -> type:

@@ -69,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
                   f"squash{'es' if count != 1 else ''} over pieces that avoid it instead.")
     for warning in result.warnings:
         out.print(f"warning: {warning}")
+    for note in result.notes:
+        out.print(f"note: {note}")
     for piece in result.pieces:
         first, last = piece.members[0][1], piece.members[-1][1]
         out.print(f"{piece.app}: {piece.name}")
