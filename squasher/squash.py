@@ -307,10 +307,11 @@ def _nested_squashes(graph: Any, members: list[MigrationKey]) -> list[MigrationK
     return [k for k in members if graph.records.get(k) is not None and graph.records[k].replaces]
 
 
-def _last_replaced(graph: Any, squash: MigrationKey) -> MigrationKey:
-    """The migration a reference to ``squash`` must point at once the squash file is gone:
-    the last one it replaces (what Django remaps a dependency on an unusable squash to).
-    Refuses when the squash cannot be absorbed (files missing, several last migrations)."""
+def _replaced_ends(graph: Any, squash: MigrationKey) -> tuple[MigrationKey, MigrationKey]:
+    """(first, last) of the migrations ``squash`` replaces: once the squash file is gone a
+    dependency on it means "after the last one" (what Django remaps a dependency on an
+    unusable squash to) and a ``run_before`` naming it means "before the first one".
+    Refuses when the squash cannot be absorbed (files missing, several first/last)."""
     record = graph.records[squash]
     originals = graph.flat_replaces(squash)
     line = record.replaces_span.line if record.replaces_span else None
@@ -324,34 +325,46 @@ def _last_replaced(graph: Any, squash: MigrationKey) -> MigrationKey:
             hint=f"finish its finalization first (squasher finalize {squash[0]} {squash[1]} --finish)",
         )
     inside = set(originals)
-    leaves = [k for k in originals if not any(c in inside for c in graph.full.successors(k))]
-    if len(leaves) != 1:
-        raise GraphError(
-            f"{squash[0]}.{squash[1]} replaces migrations with {len(leaves)} last migrations "
-            f"({', '.join(k[1] for k in leaves)}); references to it cannot be pointed at one",
-            path=record.path, line=line,
-            hint=f"finalize it first (squasher finalize {squash[0]} {squash[1]})",
-        )
-    return leaves[0]
+    firsts = [k for k in originals if not any(p in inside for p in graph.full.predecessors(k))]
+    lasts = [k for k in originals if not any(c in inside for c in graph.full.successors(k))]
+    for which, keys in (("first", firsts), ("last", lasts)):
+        if len(keys) != 1:
+            raise GraphError(
+                f"{squash[0]}.{squash[1]} replaces migrations with {len(keys)} {which} "
+                f"migrations ({', '.join(k[1] for k in keys)}); references to it cannot be "
+                "pointed at one",
+                path=record.path, line=line,
+                hint=f"finalize it first (squasher finalize {squash[0]} {squash[1]})",
+            )
+    return firsts[0], lasts[0]
 
 
 def _absorb_nested(graph: Any, squashes: list[MigrationKey], changes: ChangeSet
-                   ) -> dict[MigrationKey, tuple[MigrationKey, list[Path]]]:
-    """Django < 6: stage the deletion of the squashes a new squash replaces, and point every
-    ``dependencies``/``run_before`` entry naming one of them (in any app) at the last
-    migration it replaces. Returns ``{squash: (repointed to, rewritten files)}``."""
+                   ) -> dict[MigrationKey, tuple[MigrationKey, MigrationKey, list[Path]]]:
+    """Django < 6: stage the deletion of the squashes a new squash replaces; in every file
+    (any app) a ``dependencies`` entry naming one of them points at the last migration it
+    replaced, a ``run_before`` entry at the first one.
+    Returns ``{squash: (first, last, rewritten files)}``."""
     from squasher.references import rewrite_project_references
 
-    rename: dict[MigrationKey, MigrationKey | None] = {
-        key: _last_replaced(graph, key) for key in squashes}
+    ends = {key: _replaced_ends(graph, key) for key in squashes}
     paths = [graph.records[key].path for key in squashes]
-    rewritten = rewrite_project_references(graph.records.values(), rename, exclude=paths)
-    out: dict[MigrationKey, tuple[MigrationKey, list[Path]]] = {}
-    for key in squashes:
-        target = rename[key]
-        assert target is not None
-        out[key] = (target, [p for p, r in rewritten.items()
-                             if any(old == key for _, old, _ in r.rewritten)])
+    records = list(graph.records.values())
+    after: dict[MigrationKey, MigrationKey | None] = {k: last for k, (_, last) in ends.items()}
+    before: dict[MigrationKey, MigrationKey | None] = {k: first for k, (first, _) in ends.items()}
+    rewritten = rewrite_project_references(records, after, exclude=paths,
+                                           lists=("dependencies",))
+    sources = {path: result.text for path, result in rewritten.items()}
+    for path, result in rewrite_project_references(records, before, exclude=paths,
+                                                   sources=sources,
+                                                   lists=("run_before",)).items():
+        if path in rewritten:
+            result.rewritten = rewritten[path].rewritten + result.rewritten
+        rewritten[path] = result
+    out: dict[MigrationKey, tuple[MigrationKey, MigrationKey, list[Path]]] = {}
+    for key, (first, last) in ends.items():
+        out[key] = (first, last, [p for p, r in rewritten.items()
+                                  if any(old == key for _, old, _ in r.rewritten)])
     for path, result in rewritten.items():
         changes.modify(path, result.text)
     for path in paths:
@@ -683,7 +696,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     if absorbed_into:
         absorbed = _absorb_nested(graph, list(absorbed_into), changes)
         for piece_result in results:
-            for key, (target, paths) in absorbed.items():
+            for key, (first, last, paths) in absorbed.items():
                 if absorbed_into[key] != piece_result.name:
                     continue
                 files = ", ".join(p.name for p in paths) or "none"
@@ -691,7 +704,8 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
                 piece_result.notes.append(
                     f"absorbs the squash {key[1]}: Django < 6.0 cannot load a squash of a squash "
                     f"that is kept, so its file is removed and references to it now point at "
-                    f"{target[0]}.{target[1]} (rewritten: {files})")
+                    f"{last[0]}.{last[1]} (dependencies) / {first[0]}.{first[1]} (run_before) "
+                    f"(rewritten: {files})")
     timings["write"] = round(time.perf_counter() - t0, 3)
     if not results and dynamic and not cycle:
         key, (line, reason) = next(iter(dynamic.items()))

@@ -108,7 +108,7 @@ def test_files_written(trees: Trees) -> None:
         assert not billing_file(trees.after, OLD).exists()
         assert "('billing', '0004_alter_invoice_number')" in taxrate and OLD not in taxrate
         assert f"absorbs the squash {OLD}" in trees.output
-        assert "references to it now point at billing.0004_alter_invoice_number" in trees.output
+        assert "references to it now point at billing.0004_alter_invoice_number (dependencies)" in trees.output
         assert "(rewritten: 0005_taxrate.py)" in trees.output
     for name in ORIGINALS + LATER:
         assert billing_file(trees.after, name).is_file()
@@ -222,3 +222,32 @@ def test_finalize_afterwards(trees: Trees, tmp_path: Path) -> None:
     assert not billing_file(root, OLD).exists()
     assert not billing_file(root, "0005_taxrate").exists()
     assert run_squasher("check", "billing", "orders", cwd=root).returncode == 0
+
+
+def test_references_from_other_apps(tmp_path: Path) -> None:
+    """A dependency on the old squash (orders) points at the last migration it replaced, a
+    ``run_before`` naming it (accounts) at the first one; Django loads the result and the
+    squash verifies."""
+    root = _copy(tmp_path / "sample_apps")
+    shipped = root / "orders" / "migrations" / "0004_order_shipped_at.py"
+    shipped.write_text(shipped.read_text().replace(
+        "('orders', '0003_order_note'),", f"('orders', '0003_order_note'),\n        ('billing', '{OLD}'),"))
+    bio = root / "accounts" / "migrations" / "0002_user_bio.py"
+    bio.write_text(bio.read_text().replace(
+        "    operations = [", f"    run_before = [\n        ('billing', '{OLD}'),\n    ]\n\n    operations = [", 1))
+    assert run_squasher("check", "billing", "orders", "accounts", cwd=root).returncode == 0
+    proc = run_squasher("squash", "billing", "0001", "0008", cwd=root)
+    assert proc.returncode == 0, proc.stderr
+    assert f"verify billing.{NEW} on sqlite: OK" in proc.stdout
+    if nested_supported():
+        assert f"('billing', '{OLD}')" in shipped.read_text()
+        assert f"('billing', '{OLD}')" in bio.read_text()
+    else:
+        assert "('billing', '0004_alter_invoice_number')," in shipped.read_text()
+        assert "('billing', '0001_initial')," in bio.read_text().split("operations")[0]
+        assert OLD not in shipped.read_text() + bio.read_text()
+        assert "0002_user_bio.py" in proc.stdout and "0004_order_shipped_at.py" in proc.stdout
+    assert run_squasher("check", "billing", "orders", "accounts", cwd=root).returncode == 0
+    for seed in SEEDS[:3]:
+        loaded = load_with_django(root, None, seed)
+        assert loaded.returncode == 0, f"PYTHONHASHSEED={seed}: {loaded.stderr[-2000:]}"
