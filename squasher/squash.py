@@ -40,9 +40,10 @@ Choices:
   is, nested, as Django 6's ``squashmigrations`` writes it; Django 6 loads nested squashes.
   Django 4.2/5.2 cannot load a squash of a squash that is kept (replacements in file-listing
   order), so there the old squash is *absorbed*: ``replaces`` lists what it replaced
-  (flattened), its file is deleted in the same ChangeSet, and every ``dependencies`` /
-  ``run_before`` entry naming it, in any app, points at the last migration it replaced
-  (:mod:`squasher.references`). Its own name is not listed, see :func:`_piece_replaces`.
+  (flattened), its file is deleted in the same ChangeSet, and every ``dependencies`` entry
+  naming it, in any app, points at the last migration it replaced, every ``run_before``
+  entry at the first (:mod:`squasher.references`). Its own name is not listed, see
+  :func:`_piece_replaces`.
 * ``atomic = False`` on a member makes the whole squash non-atomic (with a warning in the
   file and the output): splitting at atomic boundaries would multiply files, and running
   the atomic members' operations outside a transaction only loses rollback on failure.
@@ -675,7 +676,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             if key in piece:
                 spec.header.append(
                     f"absorbs the squash {key[1]} (its file is removed, its replaced migrations "
-                    "are listed instead, references to it point at the last one): Django < 6.0 "
+                    "are listed instead, references to it are repointed at them): Django < 6.0 "
                     "cannot load a squash of a squash that is kept")
                 absorbed_into[key] = new_name
         rendered = render(spec, format_path=path)
