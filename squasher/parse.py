@@ -259,6 +259,27 @@ def _environment_hint(node: ast.AST) -> str:
     return ""
 
 
+_MUTATORS = frozenset({"append", "extend", "insert", "remove", "pop", "clear", "sort", "reverse"})
+
+
+def _mutates_operations(node: ast.AST) -> bool:
+    """``operations.append(...)``, ``operations += [...]``, ``operations[i] = ...``,
+    ``del operations[i]`` anywhere in ``node``."""
+    for sub in ast.walk(node):
+        if (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)
+                and sub.func.attr in _MUTATORS and isinstance(sub.func.value, ast.Name)
+                and sub.func.value.id == "operations"):
+            return True
+        if isinstance(sub, ast.AugAssign) and isinstance(sub.target, ast.Name) \
+                and sub.target.id == "operations":
+            return True
+        targets = (sub.targets if isinstance(sub, ast.Assign | ast.Delete) else [])
+        if any(isinstance(t, ast.Subscript) and isinstance(t.value, ast.Name)
+               and t.value.id == "operations" for t in targets):
+            return True
+    return False
+
+
 def _dynamic_reason(node: ast.AST) -> str:
     kinds = {
         ast.IfExp: "a conditional expression",
@@ -396,11 +417,13 @@ def _parse(path: Path, app_label: str, source: str | None,
                         continue
                     values[target.id] = stmt.value
                     spans[target.id] = _span(stmt.value)
+        elif isinstance(stmt, ast.Expr) and _mutates_operations(stmt):
+            dynamic.append((_span(stmt), "operations changed after their assignment at import time"))
         elif isinstance(stmt, ast.If | ast.For | ast.While | ast.Try | ast.With | ast.Match):
             assigned = {t.id for sub in ast.walk(stmt) if isinstance(sub, ast.Assign)
                         for t in sub.targets if isinstance(t, ast.Name)}
-            if "operations" in assigned:
-                dynamic.append((_span(stmt), "operations assigned inside a block at import time"
+            if "operations" in assigned or _mutates_operations(stmt):
+                dynamic.append((_span(stmt), "operations assigned or changed inside a block at import time"
                                 + _environment_hint(stmt)))
             for attr in ("dependencies", "replaces", "run_before") :
                 if attr in assigned:

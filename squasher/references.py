@@ -552,13 +552,14 @@ def rewrite_project_references(
     exclude: Iterable[Path] = (),
     sources: Mapping[Path, str] | None = None,
     read_text: Callable[[Path], str] | None = None,
+    lists: Sequence[str] = REFERENCE_LISTS,
 ) -> dict[Path, RewriteResult]:
     """Rewrite every reference to a key of ``rename`` in every file of ``records``.
 
     ``exclude``: files the caller handles itself (files being deleted, or renamed and
     rewritten separately). ``sources``: text to use instead of the file on disk.
     ``read_text``: how to read a file not in ``sources`` (e.g. an editor's unsaved buffer);
-    default: the file on disk.
+    default: the file on disk. ``lists``: the reference lists to rewrite (default all).
     Returns ``{path: result}`` for files that change. Refuses (``MigrationParseError``
     naming the file and line) when a file that cannot be parsed mentions one of the
     renamed migrations, or when a reference the static parser saw could not be
@@ -589,12 +590,12 @@ def rewrite_project_references(
                     hint="fix the file (see `squasher check`) and run the command again; nothing was changed",
                 )
             continue
-        expected = references_to(record, rename)
+        expected = [ref for ref in references_to(record, rename) if ref[0] in lists]
         if not expected:
             continue
         if text is None:
             text = read_text(path) if read_text is not None else path.read_text("utf-8")
-        result = rewrite_source(text, rename=rename, path=path)
+        result = rewrite_source(text, rename=rename, path=path, lists=lists)
         done = {(attr, old) for attr, old, _ in result.rewritten}
         missing = [(attr, key, line) for attr, key, line in expected if (attr, key) not in done]
         if missing:

@@ -6,8 +6,11 @@ Pipeline:
    prefix (:meth:`MigrationGraph.resolve`); the range is the *graph interval*
    (:meth:`MigrationGraph.interval`): merge nodes inside it come with both branches, a
    branch entering the middle from outside is refused naming the migration. Unparsable
-   members and members whose ``operations`` are computed at import time are refused here
-   (the latter unless ``allow_dynamic``).
+   members are refused here. Members whose ``operations`` are computed at import time
+   (``if connection.vendor == ...``) are kept as they are: the range is split around them
+   and the runs before and after are squashed separately (a run of one migration is left
+   alone), with a note naming them; ``allow_dynamic`` freezes them instead (the branch this
+   machine takes).
 2. Cycles: replacing the members by one node must not create a circular dependency
    (:func:`squasher.cycles.squash_cycle`). Otherwise the cycle and the split points are
    reported; with ``split=True`` the range is cut into the fewest consecutive pieces that
@@ -32,10 +35,15 @@ calling process (once per process), so the language server runs the CLI in a sub
 
 Choices:
 
-* ``replaces`` lists the originals of every member, with members that are squashes
-  expanded into what they replace (flattened) *and* listed themselves: a squash kept on
-  disk next to its originals must be replaced too, or Django would apply its operations a
-  second time on a fresh database.
+* A member that is itself a squash still carrying ``replaces`` (not finalized): on Django
+  6+ (:func:`nested_replaces_supported`, a feature check) it is listed in ``replaces`` as it
+  is, nested, as Django 6's ``squashmigrations`` writes it; Django 6 loads nested squashes.
+  Django 4.2/5.2 cannot load a squash of a squash that is kept (replacements in file-listing
+  order), so there the old squash is *absorbed*: ``replaces`` lists what it replaced
+  (flattened), its file is deleted in the same ChangeSet, and every ``dependencies`` entry
+  naming it, in any app, points at the last migration it replaced, every ``run_before``
+  entry at the first (:mod:`squasher.references`). Its own name is not listed, see
+  :func:`_piece_replaces`.
 * ``atomic = False`` on a member makes the whole squash non-atomic (with a warning in the
   file and the output): splitting at atomic boundaries would multiply files, and running
   the atomic members' operations outside a transaction only loses rollback on failure.
@@ -65,6 +73,7 @@ from squasher.errors import (
     MigrationParseError,
     SettingsError,
     SquasherError,
+    UnknownMigrationError,
     UsageError,
     VerificationError,
 )
@@ -99,6 +108,8 @@ class PieceResult:
     warnings: list[str] = field(default_factory=list)
     checkpoints: int = 0
     elided: int = 0
+    absorbed: list[MigrationKey] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -122,6 +133,8 @@ class PieceResult:
             "initial": self.initial,
             "atomic": self.atomic,
             "warnings": self.warnings,
+            "absorbed": [f"{a}.{n}" for a, n in self.absorbed],
+            "notes": self.notes,
         }
 
 
@@ -136,12 +149,16 @@ class SquashResult:
     verification: list[Any] = field(default_factory=list)  # VerifyReport
     verified: bool | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+    kept_dynamic: list[MigrationKey] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
             "app": self.app,
             "squashes": [p.to_json() for p in self.pieces],
             "warnings": self.warnings,
+            "notes": self.notes,
+            "kept_dynamic": [f"{a}.{n}" for a, n in self.kept_dynamic],
             "split_because_of_cycle": (
                 [f"{a}.{n}" for a, n in self.split_from_cycle] if self.split_from_cycle else None
             ),
@@ -195,7 +212,11 @@ def squash_name(start: MigrationKey, end: MigrationKey, *, explicit_start: bool,
 
 
 def _check_records(graph: Any, members: list[MigrationKey], allow_dynamic: bool,
-                   warnings: list[str]) -> None:
+                   warnings: list[str]) -> dict[MigrationKey, tuple[int, str]]:
+    """Refuse unreadable members. Returns the members whose ``operations`` are computed at
+    import time, ``{key: (line, reason)}``: they are kept out of the squash
+    (:func:`_dynamic_segments`) unless ``allow_dynamic`` freezes them (then ``{}``)."""
+    dynamic: dict[MigrationKey, tuple[int, str]] = {}
     for key in members:
         record: MigrationRecord | None = graph.records.get(key)
         if record is None:
@@ -210,46 +231,172 @@ def _check_records(graph: Any, members: list[MigrationKey], allow_dynamic: bool,
         for span, reason in record.dynamic_operations:
             where = f"{record.path}:{span.line}"
             if not allow_dynamic:
-                raise DynamicOperationsError(
-                    f"{key[0]}.{key[1]} computes its operations at import time ({reason}); "
-                    "a squash would freeze the values that hold on this machine",
-                    path=record.path, line=span.line,
-                    hint="rewrite the operations as a literal list, or pass --allow-dynamic "
-                         "to freeze them as evaluated here",
-                )
+                dynamic.setdefault(key, (span.line, reason))
+                continue
             warnings.append(f"{where}: {key[1]} computes its operations at import time "
                             f"({reason}); frozen as evaluated here")
+    return dynamic
 
 
-def _check_nested(graph: Any, app: str, members: list[MigrationKey]) -> None:
-    """Refuse squashing over a squash that still has ``replaces`` on Django < 6.0.
-
-    Django 4.2/5.2's loader processes replacements in file-listing order (a ``set`` of
-    module names, so it changes from run to run): when the new squash is processed first it
-    removes the old squash node and the old squash's own replacement then fails
-    (``NodeNotFoundError``); if the old squash is not listed in the new ``replaces`` both
-    stay in the graph and a fresh database gets every CreateModel twice. Either way the
-    result does not load reliably until the old squash is finalized.
-    """
-    import django
-
-    if django.VERSION >= (6, 0):
-        return
+def _dynamic_segments(members: list[MigrationKey], dynamic: dict[MigrationKey, Any]
+                      ) -> list[list[MigrationKey]]:
+    """The members split around the dynamic ones (consecutive runs in plan order without
+    them): a squash would freeze the branch of ``operations`` this machine takes, so each
+    dynamic migration stays as it is between two squashes and keeps choosing on every
+    database. A run of consecutive plan-order members is convex (no path leaves it and
+    comes back), so each run can be replaced by one node; cycles are checked per run."""
+    segments: list[list[MigrationKey]] = [[]]
     for key in members:
-        record = graph.records.get(key)
-        if record is not None and record.replaces:
-            after = members[members.index(key) + 1][1] if key != members[-1] else None
-            hint = f"finalize it first (squasher finalize {app} {key[1]})"
-            if after:
-                hint += f", or start the range after it (squasher squash {app} {after} {members[-1][1]})"
+        if key in dynamic:
+            segments.append([])
+        else:
+            segments[-1].append(key)
+    return [seg for seg in segments if seg]
+
+
+def _dynamic_note(graph: Any, key: MigrationKey, line: int, reason: str) -> str:
+    return (f"{key[0]}.{key[1]} is kept as it is (not squashed): it computes its operations at "
+            f"import time ({reason}, {graph.records[key].path}:{line}), so a squash would "
+            "freeze the branch this machine takes; "
+            "the migrations before and after it are squashed separately (--allow-dynamic "
+            "freezes it instead)")
+
+
+def nested_replaces_supported() -> bool:
+    """Whether this Django loads a squash whose ``replaces`` names another squash that is kept
+    on disk with its own ``replaces`` (Django 6.0+ processes replacements depth-first and
+    resolves applied status recursively: ``MigrationLoader.replace_migration``).
+
+    Django 4.2/5.2 process replacements in file-listing order (a ``set`` of module names, so
+    it changes from run to run): when the new squash comes first it removes the old squash's
+    node and the old squash's own replacement then fails (``NodeNotFoundError``); if the old
+    squash is not listed both stay in the graph and a fresh database gets every CreateModel
+    twice. There the old squash is absorbed instead (:func:`_absorb_nested`).
+    """
+    from django.db.migrations.loader import MigrationLoader
+
+    return hasattr(MigrationLoader, "replace_migration")
+
+
+def _resolve(graph: Any, app: str, prefix: str) -> MigrationKey:
+    """:meth:`MigrationGraph.resolve`, except that an ambiguous prefix resolves to the one
+    candidate in the effective graph when the others are replaced by it (``0001`` with
+    ``0001_initial`` replaced by ``0001_squashed_0004``)."""
+    try:
+        return graph.resolve(app, prefix)
+    except UnknownMigrationError:
+        candidates = [k for k in graph.records if k[0] == app and k[1].startswith(prefix)]
+        effective = [k for k in candidates if k in graph.nx]
+        if len(candidates) > 1 and len(effective) == 1 and all(
+                k == effective[0] or effective[0] in _replacers(graph, k) for k in candidates):
+            return effective[0]
+        raise
+
+
+def _replacers(graph: Any, key: MigrationKey) -> list[MigrationKey]:
+    """The squashes replacing ``key``, innermost first (a squash of a squash follows)."""
+    out: list[MigrationKey] = []
+    current = graph.replaced_by(key)
+    while current is not None and current not in out:
+        out.append(current)
+        current = graph.replaced_by(current)
+    return out
+
+
+def _nested_squashes(graph: Any, members: list[MigrationKey]) -> list[MigrationKey]:
+    """Members that are themselves squashes with ``replaces`` (not finalized yet)."""
+    return [k for k in members if graph.records.get(k) is not None and graph.records[k].replaces]
+
+
+def _replaced_ends(graph: Any, squash: MigrationKey) -> tuple[MigrationKey, MigrationKey]:
+    """(first, last) of the migrations ``squash`` replaces: once the squash file is gone a
+    dependency on it means "after the last one" (what Django remaps a dependency on an
+    unusable squash to) and a ``run_before`` naming it means "before the first one".
+    Refuses when the squash cannot be absorbed (files missing, several first/last)."""
+    record = graph.records[squash]
+    originals = graph.flat_replaces(squash)
+    line = record.replaces_span.line if record.replaces_span else None
+    gone = [k for k in originals if k not in graph.records]
+    if gone:
+        raise GraphError(
+            f"{squash[0]}.{squash[1]} is a squash whose replaced migrations are not all on disk "
+            f"(missing: {', '.join(k[1] for k in gone)}); it cannot be absorbed into a new squash "
+            "on this Django (< 6.0)",
+            path=record.path, line=line,
+            hint=f"finish its finalization first (squasher finalize {squash[0]} {squash[1]} --finish)",
+        )
+    inside = set(originals)
+    firsts = [k for k in originals if not any(p in inside for p in graph.full.predecessors(k))]
+    lasts = [k for k in originals if not any(c in inside for c in graph.full.successors(k))]
+    for which, keys in (("first", firsts), ("last", lasts)):
+        if len(keys) != 1:
             raise GraphError(
-                f"{app}.{key[1]} is itself a squash that still has `replaces`; Django "
-                f"{django.get_version()} cannot load a squash that replaces it while it is kept "
-                "(its replacements are applied in file-listing order, so the new squash would "
-                "fail to load or apply its operations twice)",
-                path=record.path, line=record.replaces_span.line if record.replaces_span else None,
-                hint=hint,
+                f"{squash[0]}.{squash[1]} replaces migrations with {len(keys)} {which} "
+                f"migrations ({', '.join(k[1] for k in keys)}); references to it cannot be "
+                "pointed at one",
+                path=record.path, line=line,
+                hint=f"finalize it first (squasher finalize {squash[0]} {squash[1]})",
             )
+    return firsts[0], lasts[0]
+
+
+def _absorb_nested(graph: Any, squashes: list[MigrationKey], changes: ChangeSet
+                   ) -> dict[MigrationKey, tuple[MigrationKey, MigrationKey, list[Path]]]:
+    """Django < 6: stage the deletion of the squashes a new squash replaces; in every file
+    (any app) a ``dependencies`` entry naming one of them points at the last migration it
+    replaced, a ``run_before`` entry at the first one.
+    Returns ``{squash: (first, last, rewritten files)}``."""
+    from squasher.references import rewrite_project_references
+
+    ends = {key: _replaced_ends(graph, key) for key in squashes}
+    paths = [graph.records[key].path for key in squashes]
+    records = list(graph.records.values())
+    after: dict[MigrationKey, MigrationKey | None] = {k: last for k, (_, last) in ends.items()}
+    before: dict[MigrationKey, MigrationKey | None] = {k: first for k, (first, _) in ends.items()}
+    rewritten = rewrite_project_references(records, after, exclude=paths,
+                                           lists=("dependencies",))
+    sources = {path: result.text for path, result in rewritten.items()}
+    for path, result in rewrite_project_references(records, before, exclude=paths,
+                                                   sources=sources,
+                                                   lists=("run_before",)).items():
+        if path in rewritten:
+            result.rewritten = rewritten[path].rewritten + result.rewritten
+        rewritten[path] = result
+    out: dict[MigrationKey, tuple[MigrationKey, MigrationKey, list[Path]]] = {}
+    for key, (first, last) in ends.items():
+        out[key] = (first, last, [p for p, r in rewritten.items()
+                                  if any(old == key for _, old, _ in r.rewritten)])
+    for path, result in rewritten.items():
+        changes.modify(path, result.text)
+    for path in paths:
+        changes.delete(path)
+    return out
+
+
+def _piece_replaces(graph: Any, piece: list[MigrationKey], nested: bool
+                    ) -> tuple[list[MigrationKey], set[MigrationKey]]:
+    """(``replaces`` of the squash of ``piece``, every key it stands for).
+
+    With ``nested`` (Django 6+) the members are listed as they are, squashes included, as
+    Django 6's ``squashmigrations`` writes them. Otherwise (the member squashes are absorbed:
+    their files are deleted) a member that is a squash is replaced by what it replaces. Its
+    own name is not listed: Django < 6 marks a squash applied only when every ``replaces``
+    entry is recorded, and a deleted squash is never recorded on a database that went
+    through its originals without it (partially applied before it existed), so the new
+    squash would never count as applied there and could never be finalized safely."""
+    replaces: list[MigrationKey] = []
+    covered: set[MigrationKey] = set(piece)
+    for key in piece:
+        record = graph.records.get(key)
+        inner = graph.flat_replaces(key) if record is not None and record.replaces else []
+        covered.update(inner)
+        if nested or not inner:
+            if key not in replaces:
+                replaces.append(key)
+        else:
+            replaces.extend(k for k in inner if k not in replaces)
+    covered.update(replaces)
+    return replaces, covered
 
 
 def _describe_frozen(graph: Any, members: list[MigrationKey], disk: dict[MigrationKey, Any],
@@ -400,9 +547,9 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     project, loader = load_django_project(root, settings_module)
     graph = project.graph
     timings = {"load": round(time.perf_counter() - started, 3)}
-    end_key = graph.resolve(app, end)
+    end_key = _resolve(graph, app, end)
     if start:
-        start_key = graph.resolve(app, start)
+        start_key = _resolve(graph, app, start)
     else:
         roots = [r for r in graph.roots(app) if r == end_key or r in graph.ancestors(end_key)]
         if not roots:
@@ -410,17 +557,27 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
         start_key = roots[0]
     members = graph.interval(app, start_key, end_key)
     warnings: list[str] = []
-    _check_records(graph, members, allow_dynamic, warnings)
-    _check_nested(graph, app, members)
+    dynamic = _check_records(graph, members, allow_dynamic, warnings)
+    notes = [_dynamic_note(graph, key, *where) for key, where in dynamic.items()]
+    pieces: list[list[MigrationKey]] = []
+    cycle: list[MigrationKey] | None = None
     # cycles through every app Django loads, also apps outside the project (site-packages),
     # whose edges the project graph does not hold
     from squasher.django_loader import loader_graph
 
-    pieces, cycle = _cycle_pieces(loader_graph(loader), app, members, split)
+    whole = loader_graph(loader)
+    for segment in _dynamic_segments(members, dynamic):
+        segment_pieces, segment_cycle = _cycle_pieces(whole, app, segment, split)
+        pieces += segment_pieces
+        cycle = cycle or segment_cycle
     disk = loader.disk_migrations
     migration_modules = {type(m).__module__ for m in disk.values()}
     app_roots = set(graph.roots(app))
-    _describe_frozen(graph, members, disk, warnings)
+    if allow_dynamic:
+        _describe_frozen(graph, members, disk, warnings)
+    nested = nested_replaces_supported()
+    absorb = [] if nested else _nested_squashes(graph, members)
+    absorbed_into: dict[MigrationKey, str] = {}
 
     from squasher.writer import (
         SquashedMigration,
@@ -434,7 +591,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     results: list[PieceResult] = []
     written_by: dict[MigrationKey, tuple[str, str]] = {}
     for index, piece in enumerate(pieces):
-        if len(pieces) > 1 and len(piece) == 1:
+        if (len(pieces) > 1 or dynamic) and len(piece) == 1:
             warnings.append(f"{piece[0][0]}.{piece[0][1]} is kept as it is (a squash of a single "
                             "migration would gain nothing)")
             continue
@@ -445,14 +602,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
                 hint=f"is {app!r} in INSTALLED_APPS of the settings used?",
             )
         migrations = {k: disk[k] for k in piece}
-        replaces: list[MigrationKey] = []
-        for key in piece:
-            record = graph.records.get(key)
-            if record is not None and record.replaces:
-                replaces.extend(k for k in graph.flat_replaces(key) if k not in replaces)
-            if key not in replaces:
-                replaces.append(key)
-        covered = set(piece) | set(replaces)
+        replaces, covered = _piece_replaces(graph, piece, nested)
         operations: list[Any] = []
         origins: dict[int, tuple[str, int]] = {}
         for key in piece:
@@ -497,8 +647,11 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             piece_warnings.append(f"the squash is non-atomic: {names} declare(s) atomic = False; "
                                   "its operations run without a wrapping transaction")
         number = piece[0][1].split("_", 1)[0]
-        if len(pieces) == 1:
+        if piece == members:
             new_name = squash_name(start_key, end_key, explicit_start=bool(start), name=name)
+        elif len(pieces) == 1:
+            new_name = squash_name(piece[0], piece[-1], explicit_start=True, name=name,
+                                   number=number)
         else:
             base = f"{name}_{index + 1}" if name else None
             new_name = squash_name(piece[0], piece[-1], explicit_start=True, name=base,
@@ -524,9 +677,16 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             spec.header.append("atomic = False: " + piece_warnings[0])
         for w in warnings:
             spec.header.append("warning: " + w)
+        for key in absorb:
+            if key in piece:
+                spec.header.append(
+                    f"absorbs the squash {key[1]} (its file is removed, its replaced migrations "
+                    "are listed instead, references to it are repointed at them): Django < 6.0 "
+                    "cannot load a squash of a squash that is kept")
+                absorbed_into[key] = new_name
         rendered = render(spec, format_path=path)
         changes.create(path, rendered.text)
-        for key in replaces:
+        for key in covered:
             written_by[key] = (app, new_name)
         results.append(PieceResult(
             app=app, name=new_name, path=path, members=list(piece), replaces=replaces,
@@ -539,7 +699,30 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             initial=root_in_range, atomic=not non_atomic, text=rendered.text,
             formatter=rendered.formatter, warnings=piece_warnings,
         ))
+    if absorbed_into:
+        absorbed = _absorb_nested(graph, list(absorbed_into), changes)
+        for piece_result in results:
+            for key, (first, last, paths) in absorbed.items():
+                if absorbed_into[key] != piece_result.name:
+                    continue
+                files = ", ".join(p.name for p in paths) or "none"
+                piece_result.absorbed.append(key)
+                piece_result.notes.append(
+                    f"absorbs the squash {key[1]}: Django < 6.0 cannot load a squash of a squash "
+                    f"that is kept, so its file is removed and references to it now point at "
+                    f"{last[0]}.{last[1]} (dependencies) / {first[0]}.{first[1]} (run_before) "
+                    f"(rewritten: {files})")
     timings["write"] = round(time.perf_counter() - t0, 3)
+    if not results and dynamic and not cycle:
+        key, (line, reason) = next(iter(dynamic.items()))
+        raise DynamicOperationsError(
+            f"nothing to squash in {app} {members[0][1]}..{members[-1][1]}: {key[1]} computes "
+            f"its operations at import time ({reason}) and is kept as it is, "
+            "and every piece around it is a single migration",
+            path=graph.records[key].path, line=line,
+            hint="squash a longer range around it, rewrite its operations as a literal list, "
+                 "or pass --allow-dynamic to freeze them as evaluated here",
+        )
     if not results:
         raise CircularDependencyError(
             f"{app} {members[0][1]}..{members[-1][1]} cannot be squashed without a circular "
@@ -548,7 +731,8 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
         )
     changes.check()
     return SquashResult(app=app, root=root, pieces=results, changes=changes, warnings=warnings,
-                        split_from_cycle=cycle, timings=timings)
+                        split_from_cycle=cycle, timings=timings, notes=notes,
+                        kept_dynamic=list(dynamic))
 
 
 def _run_python() -> type:
@@ -620,8 +804,14 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     try:
         copy = copy_project(result.root, copy).resolve()
         staged = ChangeSet()
-        for change in result.changes.changes:
-            staged.create(copy / change.path.relative_to(result.root), change.new_text or "")
+        for change in result.changes.changes:  # create, or modify/delete (absorbed squash)
+            target = copy / change.path.relative_to(result.root)
+            if change.kind == "delete":
+                staged.delete(target)
+            elif change.kind == "modify":
+                staged.modify(target, change.new_text or "")
+            else:
+                staged.create(target, change.new_text or "")
         staged.apply(root=copy)
         for piece in result.pieces:
             report = verify_squash(copy, app, piece.name, settings_module=settings_module,

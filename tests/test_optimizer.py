@@ -405,6 +405,19 @@ def test_guard_falls_back_to_django(monkeypatch: pytest.MonkeyPatch) -> None:
     assert [n for n, _ in result.operations[0].fields] == ["id", "f"]
 
 
+def test_add_field_one_off_default_then_alter_field_with_default() -> None:
+    """Django 6.1 folds these into AddField(preserve_default=False) with the AlterField's
+    field: the state loses the default 13. squasher writes preserve_default=True."""
+    start = state_with("A")
+    ops = [migrations.AddField("A", "f", models.IntegerField(default=79), preserve_default=False),
+           migrations.AlterField("A", "f", models.IntegerField(default=13))]
+    result = optimize(ops, APP, from_state=start)
+    assert kinds(result.operations) == ["AddField"]
+    [add] = result.operations
+    assert add.preserve_default is True and add.field.default == 13
+    assert_equivalent(result, ops, start)
+
+
 def test_guard_without_from_state_for_mid_history_range() -> None:
     ops = [migrations.AddField("A", "f", models.IntegerField(default=1))]
     result = optimize(ops, APP)

@@ -156,6 +156,13 @@ def test_swappable_default_and_unresolved(tmp_path: Path) -> None:
      "inside a block at import time depending on settings"),
     ("operations = []\n    if os.environ.get('X'):\n        operations = [migrations.RunSQL('x')]",
      "depending on the environment"),
+    ("operations = [migrations.RunSQL('x')]\n    if connection.vendor == 'postgresql':\n"
+     "        operations.append(migrations.RunSQL('y'))",
+     "changed inside a block at import time depending on the database"),
+    ("operations = [migrations.RunSQL('x')]\n    operations += [migrations.RunSQL('y')]",
+     "list concatenation"),
+    ("operations = [migrations.RunSQL('x')]\n    operations.extend([migrations.RunSQL('y')])",
+     "changed after their assignment"),
 ])
 def test_dynamic_operations_detected(tmp_path: Path, body: str, reason: str) -> None:
     text = (

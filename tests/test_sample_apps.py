@@ -328,11 +328,14 @@ def test_migrate_postgresql(sample_project: Path, require_postgres: str) -> None
             admin.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
 
 
-def test_migrate_on_django_42(sample_project: Path) -> None:
-    """``SQUASHER_DJANGO42_PYTHON``: an interpreter with Django 4.2 (e.g. /tmp/dj42/bin/python)."""
-    python = os.environ.get("SQUASHER_DJANGO42_PYTHON")
-    require(bool(python), "an interpreter with Django 4.2 (SQUASHER_DJANGO42_PYTHON)")
-    db = sample_project / "dj42.sqlite3"
+@pytest.mark.parametrize("variable, version", [("SQUASHER_DJANGO42_PYTHON", "4.2"),
+                                               ("SQUASHER_DJANGO61_PYTHON", "6.1")])
+def test_migrate_on_other_django(sample_project: Path, variable: str, version: str) -> None:
+    """``SQUASHER_DJANGO42_PYTHON`` / ``SQUASHER_DJANGO61_PYTHON``: interpreters with Django
+    4.2 / 6.1 (e.g. /tmp/dj42/bin/python); .ci/run makes both."""
+    python = os.environ.get(variable)
+    require(bool(python), f"an interpreter with Django {version} ({variable})")
+    db = sample_project / "other.sqlite3"
     ok(manage(sample_project, "migrate", db=db, without_conflict=True, python=python))
     check_sqlite_data(db)
     out = ok(manage(sample_project, "makemigrations", "--check", "--dry-run", db=db,

@@ -185,17 +185,29 @@ def test_blog_branch_and_newsletter(sample_project: Path, baseline: dict[str, An
     check_migrates(sample_project, baseline, [path, news], ("blog", "0003_post_tags"))
 
 
-def test_billing_over_existing_squash_refused_on_django_lt_6(sample_project: Path) -> None:
-    import django
+def test_billing_over_existing_squash_dry_run(sample_project: Path) -> None:
+    """Over the unfinalized squash: nested on Django 6+, absorbed on 4.2/5.2 (its file deleted
+    and 0005_taxrate repointed in the same change set). tests/test_nested_squash.py migrates it."""
+    from squasher.squash import nested_replaces_supported
 
-    if django.VERSION >= (6, 0):
-        pytest.skip("Django 6 loads squashes of squashes")
+    old = "0001_squashed_0004_alter_invoice_number"
     before = snapshot_tree(sample_project)
-    code, out, err = squash(sample_project, "billing", "0008", "--no-verify")
-    assert code != 0
-    assert "0001_squashed_0004_alter_invoice_number is itself a squash" in err
-    assert "squasher finalize billing" in err and "squasher squash billing 0005_taxrate" in err
-    assert "Traceback" not in err
+    code, out, err = squash(sample_project, "billing", "0008", "--dry-run", "--format", "json")
+    assert code == 0, err
+    data = json.loads(out)
+    kinds = {Path(c["path"]).name: c["kind"] for c in data["changes"]}
+    [piece] = data["summary"]["squashes"]
+    new = "0001_squashed_0008_default_invoice_tax_rate"  # no START: Django's naming
+    assert piece["name"] == new and kinds[f"{new}.py"] == "create"
+    if nested_replaces_supported():
+        assert piece["replaces"][0] == f"billing.{old}" and len(piece["replaces"]) == 5
+        assert kinds == {f"{new}.py": "create"} and piece["absorbed"] == []
+    else:
+        assert f"billing.{old}" not in piece["replaces"] and len(piece["replaces"]) == 8
+        assert kinds == {f"{new}.py": "create", f"{old}.py": "delete", "0005_taxrate.py": "modify"}
+        assert piece["absorbed"] == [f"billing.{old}"]
+        [taxrate] = [c for c in data["changes"] if c["path"].endswith("0005_taxrate.py")]
+        assert "('billing', '0004_alter_invoice_number')" in taxrate["text"]
     assert snapshot_tree(sample_project) == before
 
 

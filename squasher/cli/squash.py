@@ -69,6 +69,8 @@ def handle(args: argparse.Namespace) -> int:
                   f"squash{'es' if count != 1 else ''} over pieces that avoid it instead.")
     for warning in result.warnings:
         out.print(f"warning: {warning}")
+    for note in result.notes:
+        out.print(f"note: {note}")
     for piece in result.pieces:
         first, last = piece.members[0][1], piece.members[-1][1]
         out.print(f"{piece.app}: {piece.name}")
@@ -92,12 +94,17 @@ def handle(args: argparse.Namespace) -> int:
             out.print(f"  custom operation carried as source: {op}")
         for warning in piece.warnings:
             out.print(f"  warning: {warning}")
+        for note in piece.notes:
+            out.print(f"  note: {note}")
         if args.dry_run:
             out.print(f"  would write {piece.path} (dry run):")
             sys.stdout.flush()
             print(piece.text)
         else:
             out.print(f"  wrote {piece.path}")
+    others = [c for c in result.changes.describe(result.root) if not c.startswith("create ")]
+    if others:
+        out.print(("would also " if args.dry_run else "also ") + "; ".join(others))
     if args.dry_run:
         out.print("verification: not run (dry run)")
     elif args.no_verify:

@@ -28,7 +28,9 @@ Extra rules (each can be switched off by leaving its name out of ``rules``):
 Always on (a correction, not an extra reduction): ``CreateModel`` + ``RenameModel``
 retargets the model's self-referential relations to the new name (Django keeps the old
 name, so its result no longer matches the history's state); counted as
-``self_relation_fix``.  Likewise an operation naming either model of a
+``self_relation_fix``. ``AddField(preserve_default=False)`` + ``AlterField`` with a default
+gives ``AddField(preserve_default=True)`` (Django 6.1 keeps ``False`` and loses the default
+in the state); counted as ``preserve_default_fix``.  Likewise an operation naming either model of a
 ``RenameModel(P, B)`` is never moved across it (Django checks one name only, and may
 leave a relation to the old name or rename a newer model of the same name).
 """
@@ -172,6 +174,21 @@ def _fix_result(
         _retarget_self_relations(result[0], right.old_name, app_label)
         if before != [f.deconstruct() for _, f in result[0].fields]:
             rule = "self_relation_fix"
+    if (
+        isinstance(left, ops.AddField)
+        and type(right) is ops.AlterField
+        and left.preserve_default is False
+        and right.preserve_default is not False
+        and right.field.default is not NOT_PROVIDED
+        and len(result) == 1
+        and isinstance(result[0], ops.AddField)
+        and result[0].preserve_default is False
+    ):
+        # Django 6.1 folds the AlterField into the AddField keeping the AddField's
+        # preserve_default=False: the state then loses the default the AlterField sets
+        # (Django 5.2 writes preserve_default=True, as here).
+        result = [ops.AddField(model_name=left.model_name, name=right.name, field=right.field)]
+        rule = "preserve_default_fix"
     if "one_off_default" in rules:
         pd_false = getattr(right, "preserve_default", True) is False
         if (
