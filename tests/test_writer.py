@@ -378,3 +378,27 @@ def test_written_squash_does_not_depend_on_formatter_on_path(tiny: Path, tmp_pat
     assert with_fakes == plain
     assert "broken = True" not in with_fakes
     assert "class Migration(migrations.Migration):" in plain
+
+
+def test_on_delete_set_is_written_as_django_writes_it(tiny: Path) -> None:
+    """models.SET(value) returns a function made inside another function; it deconstructs to
+    the call, so it is written as `models.SET(...)`, not refused as uncarriable (wagtailcore)."""
+    (tiny / "shop" / "migrations" / "0004_item_buddy.py").write_text(textwrap.dedent("""
+        import django.db.models.deletion
+        from django.db import migrations, models
+
+
+        class Migration(migrations.Migration):
+            dependencies = [("shop", "0003_more")]
+            operations = [
+                migrations.AddField(
+                    "item", "buddy",
+                    models.ForeignKey(null=True, to="shop.item",
+                                      on_delete=django.db.models.deletion.SET(None)),
+                ),
+            ]
+    """).lstrip())
+    proc = run_squasher("squash", "shop", "0003", "0004", "--no-verify", cwd=tiny)
+    assert proc.returncode == 0, proc.stderr
+    text = (tiny / "shop" / "migrations" / "0003_more_squashed_0004_item_buddy.py").read_text()
+    assert "on_delete=models.SET(None)" in text

@@ -12,7 +12,7 @@ from squasher.cli.common import add_common_arguments, console
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "squash",
-        usage="squasher squash APP [START] END [--name NAME] [--split] [--no-optimize] "
+        usage="squasher squash APP [START] END [--name NAME] [--no-split] [--no-optimize] "
               "[--no-verify] [--database sqlite|postgres] [--dry-run] [--allow-dynamic] "
               "[--settings MODULE] [--format text|json] [--root ROOT] [--debug]",
         help="squash a range of an app's migrations into one (verified) migration",
@@ -27,8 +27,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("names", metavar="MIGRATION", nargs="+",
                         help="[START] END: first (default: the app's first) and last migration, by name or unique prefix (e.g. 0015)")
     parser.add_argument("--name", default=None, help="name of the new migration")
-    parser.add_argument("--split", action="store_true",
-                        help="write several squashes when one would create a circular dependency")
+    split = parser.add_mutually_exclusive_group()
+    split.add_argument("--split", action="store_true", default=True,
+                       help="when one squash would create a circular dependency, write the fewest "
+                            "squashes over pieces that avoid it (the default; the cycle is named)")
+    split.add_argument("--no-split", dest="split", action="store_false",
+                       help="refuse instead, printing the cycle and where to split")
     parser.add_argument("--no-optimize", action="store_true", help="do not optimize operations")
     parser.add_argument("--no-verify", action="store_true",
                         help="do not verify the squash on fresh databases")
