@@ -1,6 +1,7 @@
 """Benchmark: static graph load + check vs Django's MigrationLoader on a synthetic project.
 
     python benchmarks/bench_graph.py [--apps 100] [--per-app 100] [--repeat 3] [--root DIR]
+                                     [--json FILE]
 
 Every measurement runs in a fresh interpreter (so "cold" really is cold: no
 warmed-up imports or caches) and is repeated; the best wall time and its CPU time
@@ -10,6 +11,11 @@ are printed (this machine is shared, wall times of single runs are noisy).
 * static warm:  the same with the record cache (squasher.project.cache_file_for) populated
 * CLI cold:     the whole ``squasher check --no-cache`` process, interpreter start included
 * Django:       ``django.setup()`` + ``MigrationLoader(None)`` on the same tree
+
+Django's migration count includes the contrib apps of the synthetic settings (auth,
+contenttypes); the count of the generated apps alone is printed next to it. ``--json FILE``
+also writes every measurement (the best of each kind) and the counts, e.g. for a quick CI run
+(``--apps 10 --per-app 105 --repeat 1``) whose output a test checks.
 """
 
 from __future__ import annotations
@@ -55,8 +61,15 @@ from django.db.migrations.loader import MigrationLoader
 loader = MigrationLoader(None, ignore_no_migrations=True)
 conflicts = loader.detect_conflicts()
 t2, c2 = time.perf_counter(), time.process_time()
+from django.apps import apps
+root = os.path.realpath(sys.argv[1])
+local = {c.label for c in apps.get_app_configs()
+         if os.path.realpath(c.path).startswith(root + os.sep)}
 print(json.dumps({"setup": t1 - t0, "loader": t2 - t1, "total": t2 - t0, "cpu": c2 - c0,
-                  "migrations": len(loader.disk_migrations)}))
+                  "migrations": len(loader.disk_migrations),
+                  "project_migrations": sum(1 for label, _ in loader.disk_migrations
+                                            if label in local),
+                  "conflicts": len(conflicts)}))
 """
 
 
@@ -76,6 +89,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--per-app", type=int, default=100)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--root", type=Path, default=None, help="generate here (default: a temp dir, removed)")
+    parser.add_argument("--json", type=Path, default=None,
+                        help="also write the measurements and counts here")
     args = parser.parse_args(argv)
 
     tmp = None
@@ -102,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         django = [run_json(DJANGO, str(root)) for _ in range(args.repeat)]
 
         c, w, d, k = best(cold), best(warm), best(django), best(cli)
-        print(f"migrations: static {c['migrations']}, Django {d['migrations']}; problems found: {c['problems']}")
+        print(f"migrations: static {c['migrations']}, Django {d['migrations']} "
+              f"({d['project_migrations']} in the generated apps); problems found: {c['problems']}")
         print(f"static cold  load+check: {c['total']:.3f}s wall (load {c['load']:.3f} + check {c['check']:.3f}), "
               f"{c['cpu']:.3f}s CPU; import {c['import']:.3f}s")
         print(f"static warm  load+check: {w['total']:.3f}s wall (load {w['load']:.3f} + check {w['check']:.3f}), "
@@ -112,12 +128,21 @@ def main(argv: list[str] | None = None) -> int:
               f"{d['cpu']:.3f}s CPU")
         print(f"ratio Django/static: cold {d['total'] / c['total']:.1f}x, warm {d['total'] / w['total']:.1f}x "
               f"(loader only vs static cold: {d['loader'] / c['total']:.1f}x)")
-        target = 1.5
-        print(f"target cold <= {target}s: wall {'met' if c['total'] <= target else 'NOT met'}, "
-              f"CPU {'met' if c['cpu'] <= target else 'NOT met'}")
+        # issue 16's goals, on wall time: the cold load parses on both cores (CPU above is this
+        # process's only, the forked parser's half is not in it)
+        goals = [("cold <= 1.0 s", c["total"] <= 1.0), ("warm <= 0.25 s", w["total"] <= 0.25),
+                 (">= 5x Django cold", d["total"] / c["total"] >= 5)]
+        print("goals: " + ", ".join(f"{name} {'met' if ok else 'NOT met'}" for name, ok in goals))
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
         print(f"load average during the run: {load:.1f} on {os.cpu_count()} CPUs "
               "(wall times above the CPU times mean the machine was busy)")
+        if args.json:
+            args.json.write_text(json.dumps({
+                "apps": args.apps, "per_app": args.per_app, "repeat": args.repeat,
+                "static_cold": c, "static_warm": w, "cli_cold": k, "django": d,
+                "cli_exit_codes": [r["rc"] for r in cli],
+                "load_average_1m": load, "cpus": os.cpu_count(),
+            }, indent=2))
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -1,14 +1,23 @@
 """Benchmark: squasher's optimizer vs Django's MigrationOptimizer (prints markdown).
 
     python benchmarks/bench_optimizer.py [--sizes 100,500,1000,2000,5000]
+                                         [--series cubic,realistic,walk]
                                          [--django-timeout 150] [--skip-samples]
+                                         [--ablation-size 2000 (0: none)]
 
-Histories (see ``squasher/optimizer/synthetic.py``):
+Histories (cubic and realistic: ``squasher/optimizer/synthetic.py``; walk:
+``benchmarks/walk_history.py``):
 
 * **cubic** — irreducible operations followed by 50 reducible pairs (Django's worst
   case: every reduction restarts a full quadratic scan);
 * **realistic** — CreateModel, Add/Alter/Rename/RemoveField, indexes, constraints,
   options, FKs between models, RenameModel/DeleteModel, ~3% RunPython, some RunSQL;
+* **walk** — a second, independently written generator (not squasher's): a seeded random
+  walk over a live model state, as a developer's history evolves — long-lived core models
+  edited throughout, bursts of edits to one model, cross-cutting changes, churn of
+  short-lived models (incoming relations removed, then DeleteModel), self-FKs and M2M,
+  one-off defaults, RenameIndex, RunPython backfills (some elidable), RunSQL (some with
+  ``state_operations``); app ``app``;
 * **sample_apps** — every app's whole history from the sample project (loaded through
   Django's ``MigrationLoader`` in a subprocess).
 
@@ -55,11 +64,28 @@ from squasher.optimizer.synthetic import (  # noqa: E402
     realistic_history,
 )
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+from walk_history import walk_history  # noqa: E402
+
+SERIES = ("cubic", "realistic", "walk")
+WALK_APP = "app"  # walk_history's RunPython functions look models up in app "app"
+
+
+def history(kind: str, size: int) -> tuple[list, object, str]:
+    """(operations, from_state, app_label) of one series at ``size`` operations."""
+    if kind == "cubic":
+        return cubic_history(size), cubic_from_state(size), APP
+    if kind == "realistic":
+        return realistic_history(size, seed=1), None, APP
+    if kind == "walk":
+        return walk_history(size, seed=1, app_label=WALK_APP), None, WALK_APP
+    raise ValueError(f"unknown series {kind!r}")
+
 
 def _django_child(kind: str, size: int, queue: multiprocessing.Queue) -> None:
-    ops = cubic_history(size) if kind == "cubic" else realistic_history(size, seed=1)
+    ops, _start, app = history(kind, size)
     started = time.process_time()
-    result = MigrationOptimizer().optimize(ops, APP)
+    result = MigrationOptimizer().optimize(ops, app)
     queue.put((time.process_time() - started, len(result)))
 
 
@@ -89,12 +115,9 @@ def series(kind: str, sizes: list[int], timeout: float, wall_timeout: float) -> 
     rows: list[dict] = []
     measured: list[tuple[int, float]] = []
     for size in sizes:
-        if kind == "cubic":
-            ops, start = cubic_history(size), cubic_from_state(size)
-        else:
-            ops, start = realistic_history(size, seed=1), None
+        ops, start, app = history(kind, size)
         cpu = time.process_time()
-        result = optimize(ops, APP, from_state=start)
+        result = optimize(ops, app, from_state=start)
         squasher_seconds = time.process_time() - cpu
         if result.fallback:
             raise SystemExit(f"{kind} {size}: unexpected fallback {result.reason}")
@@ -182,21 +205,29 @@ def sample_apps() -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="100,500,1000,2000,5000")
+    parser.add_argument("--series", default=",".join(SERIES),
+                        help="comma-separated histories to measure (of: %(default)s)")
     parser.add_argument("--django-timeout", type=float, default=150.0,
                         help="predicted CPU seconds above which Django is not run but "
                              "extrapolated")
     parser.add_argument("--wall-timeout", type=float, default=300.0,
                         help="wall-clock seconds after which a Django run is cut off")
     parser.add_argument("--skip-samples", action="store_true")
-    parser.add_argument("--ablation-size", type=int, default=2000)
+    parser.add_argument("--ablation-size", type=int, default=2000,
+                        help="size of the realistic history of the rule table (0: no table)")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
+    kinds = [k for k in args.series.split(",") if k]
+    unknown = sorted(set(kinds) - set(SERIES))
+    if unknown:
+        parser.error(f"unknown series {', '.join(unknown)} (of: {', '.join(SERIES)})")
     started = time.perf_counter()
     print(f"Django {django.get_version()}, Python {sys.version.split()[0]}\n")
-    rows = (series("cubic", sizes, args.django_timeout, args.wall_timeout)
-            + series("realistic", sizes, args.django_timeout, args.wall_timeout))
+    rows = [row for kind in kinds
+            for row in series(kind, sizes, args.django_timeout, args.wall_timeout)]
     print_table(rows)
-    rule_ablation(args.ablation_size)
+    if args.ablation_size > 0:
+        rule_ablation(args.ablation_size)
     if not args.skip_samples:
         sample_apps()
     print(f"\n(total benchmark time {time.perf_counter() - started:.0f} s)")

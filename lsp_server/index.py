@@ -17,6 +17,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from squasher.config import SquasherConfig, load_config
+from squasher.errors import UsageError
 from squasher.records import MigrationKey, MigrationRecord, Problem, Severity, Span
 
 log = logging.getLogger(__name__)
@@ -60,6 +62,10 @@ class ProjectState:
     problems: dict[str, list[Problem]] = field(default_factory=dict)  # app -> problems
     suggestions: dict[str, list[SuggestedRange]] = field(default_factory=dict)  # app -> ranges
     other_problems: list[Problem] = field(default_factory=list)  # problems with no app
+    #: ``[tool.squasher]`` of the folder's pyproject.toml (defaults when it is bad: see config_error)
+    config: SquasherConfig = field(default_factory=SquasherConfig)
+    #: why that pyproject.toml was not used (the CLI's one-line error), else None
+    config_error: str | None = None
 
     @property
     def graph(self) -> Any:
@@ -76,7 +82,7 @@ class WorkspaceIndex:
         self.buffers: dict[Path, str] = {}
         self._disk_lines: dict[Path, tuple[int, list[str]]] = {}
         self._log = logger or log.info
-        #: the same record cache as the CLI (``.squasher-cache/`` in the project root)
+        #: the same record cache as the CLI (``~/.cache/squasher``: ``squasher.project.cache_file_for``)
         self.use_cache = True
         #: apps whose squash suggestions are stale (recomputed by :meth:`refresh_suggestions`)
         self.stale_suggestions: dict[Path, set[str] | None] = {}
@@ -88,12 +94,13 @@ class WorkspaceIndex:
 
         root = root.resolve()
         start = time.perf_counter()
+        config, config_error = self._read_config(root)
         try:
             project = Project.load(root, settings_module=None, use_cache=self.use_cache)
         except Exception as exc:  # a broken project must not kill the server
             self._log(f"squasher: cannot load {root}: {exc}")
             return None
-        state = ProjectState(root=root, project=project)
+        state = ProjectState(root=root, project=project, config=config, config_error=config_error)
         self.states[root] = state
         self.recheck(state, None)
         self.mark_suggestions_stale(state, None)
@@ -103,6 +110,27 @@ class WorkspaceIndex:
 
     def remove_root(self, root: Path) -> None:
         self.states.pop(root.resolve(), None)
+
+    def _read_config(self, root: Path) -> tuple[SquasherConfig, str | None]:
+        """``[tool.squasher]`` of ``root``; a bad one is logged and the defaults are used."""
+        try:
+            return load_config(root), None
+        except UsageError as exc:
+            self._log(f"squasher: {exc}")
+            return SquasherConfig(), str(exc)
+
+    def config_changed(self, path: Path) -> ProjectState | None:
+        """``path`` (a pyproject.toml) changed: re-read the configuration of the folder it is
+        the root of. A new ``settings`` re-reads the project (the static settings reader uses it)."""
+        state = self.states.get(path.parent) or self.states.get(path.parent.resolve())
+        if state is None or path.name != "pyproject.toml":
+            return None
+        config, error = self._read_config(state.root)
+        if config.settings != state.config.settings:
+            return self.add_root(state.root)
+        state.config, state.config_error = config, error
+        self.mark_suggestions_stale(state, None)  # keep-last may have changed
+        return state
 
     # ------------------------------------------------------------ lookup
 
@@ -180,6 +208,8 @@ class WorkspaceIndex:
 
     def file_changed_on_disk(self, path: Path) -> ProjectState | None:
         """A watched file was created, changed or deleted (open buffers win)."""
+        if path.name == "pyproject.toml":
+            return self.config_changed(path)
         self._disk_lines.pop(path, None)
         if path in self.buffers and path.exists():
             return None
@@ -308,7 +338,8 @@ class WorkspaceIndex:
             found = []
             for app in targets:
                 try:
-                    found += suggest(state.project, apps=[app])
+                    found += suggest(state.project, apps=[app],
+                                     keep_last=state.config.keep_last or 0)
                 except CircularDependencyError:
                     continue  # reported as SQ003; nothing can be squashed around a cycle
             for s in found:
@@ -364,14 +395,18 @@ class WorkspaceIndex:
         return out
 
     def problems_by_path(self, state: ProjectState) -> dict[Path, list[Problem]]:
+        """The diagnostics of every file, as ``squasher check`` shows them: through
+        :func:`squasher.check.apply_config` (``[tool.squasher]``, ``# squasher: ignore``
+        comments read from the editor's buffers)."""
+        from squasher.check import apply_config
+
         out: dict[Path, list[Problem]] = {}
         records = state.project.records_by_path
-        for problems in [*state.problems.values(), state.other_problems]:
-            for p in problems:
-                if p.path is not None:
-                    out.setdefault(p.path, []).append(_narrow(p, records))
-        for p in self.suggestion_problems(state):
-            out.setdefault(p.path, []).append(p)  # type: ignore[arg-type]
+        found = [p for problems in [*state.problems.values(), state.other_problems]
+                 for p in problems if p.path is not None]
+        found += self.suggestion_problems(state)
+        for p in apply_config(found, state.config, project=state.project, lines_of=self.lines_of):
+            out.setdefault(p.path, []).append(_narrow(p, records))  # type: ignore[arg-type]
         return out
 
     def suggestion_at(self, state: ProjectState, key: MigrationKey) -> SuggestedRange | None:

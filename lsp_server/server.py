@@ -44,6 +44,8 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
 MIGRATION_GLOB = "**/migrations/*.py"
+#: ``[tool.squasher]`` (a workspace folder's own pyproject.toml is the one read)
+CONFIG_GLOB = "**/pyproject.toml"
 
 #: Squash suggestions (SQ100) are recomputed this long after the last edit.
 SUGGEST_DELAY = 0.4
@@ -346,9 +348,27 @@ class SquasherServer(LanguageServer):
             state = self.index.file_changed_on_disk(path)
             if state is not None:
                 touched[state.root] = state
+                if path.name == "pyproject.toml":
+                    self.report_config(state)
         for state in touched.values():
             self.publish(state)
         self.schedule_suggestions()
+
+    def add_root(self, root: Path) -> ProjectState | None:
+        """Index a workspace folder, publish its diagnostics, say when its config is bad."""
+        state = self.index.add_root(self.roots.add(root))
+        if state is not None:
+            self.report_config(state)
+        self.publish(state)
+        return state
+
+    def report_config(self, state: ProjectState) -> None:
+        """A ``[tool.squasher]`` that cannot be used is shown once (the defaults apply)."""
+        if state.config_error:
+            with contextlib.suppress(Exception):  # not connected (unit use)
+                self.window_show_message(types.ShowMessageParams(
+                    type=types.MessageType.Warning,
+                    message=f"squasher: {state.config_error}; using the defaults"))
 
     def wants_progress(self) -> bool:
         window = self.client_capabilities.window
@@ -416,7 +436,7 @@ def initialized(ls: SquasherServer, params: types.InitializedParams) -> None:
         roots = [Path(ls.workspace.root_path)]
     for root in roots:
         if root is not None:
-            ls.publish(ls.index.add_root(ls.roots.add(root)))
+            ls.add_root(root)
     _freeze_heap()
     ls.schedule_suggestions(0)
     _register_watcher(ls)
@@ -438,7 +458,8 @@ def _register_watcher(ls: SquasherServer) -> None:
         types.Registration(
             id=str(uuid.uuid4()), method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
             register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                watchers=[types.FileSystemWatcher(glob_pattern=MIGRATION_GLOB)]
+                watchers=[types.FileSystemWatcher(glob_pattern=MIGRATION_GLOB),
+                          types.FileSystemWatcher(glob_pattern=CONFIG_GLOB)]
             ),
         )
     ])
@@ -457,7 +478,7 @@ def folders_changed(ls: SquasherServer, params: types.DidChangeWorkspaceFoldersP
     for folder in params.event.added:
         path = cv.uri_to_path(folder.uri)
         if path is not None:
-            ls.publish(ls.index.add_root(ls.roots.add(path)))
+            ls.add_root(path)
     _freeze_heap()
     ls.schedule_suggestions(0)
 

@@ -1,30 +1,34 @@
 """``squasher check``: problems of a project's migration graph, with stable codes.
 
 Every :class:`~squasher.records.Problem` has the file and span it is about, so the
-CLI prints ``path:line`` and the language server turns it into a diagnostic.
+CLI prints ``path:line`` and the language server turns it into a diagnostic. Both pass the
+findings through :func:`apply_config` (``[tool.squasher]`` and ``# squasher: ignore[...]``
+comments) before showing them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import re
+import tokenize
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from squasher.discover import DJANGO_CONTRIB_LABELS, installed_app_labels
 from squasher.graph import no_gc
-from squasher.records import MigrationKey, MigrationRecord, Problem, Reference, Severity, Span
+from squasher.records import (  # noqa: F401 - CODES re-exported: check is where readers look
+    CODES,
+    MigrationKey,
+    MigrationRecord,
+    Problem,
+    Reference,
+    Severity,
+    Span,
+)
 
-#: code -> (slug, meaning). Codes are stable: tools and editors key on them.
-CODES: dict[str, tuple[str, str]] = {
-    "SQ001": ("conflicting-leaves", "an app has more than one leaf migration"),
-    "SQ002": ("dangling-dependency", "dependency on a migration that is neither on disk nor external"),
-    "SQ003": ("cycle", "circular dependency"),
-    "SQ004": ("replaced-reference", "a migration depends on / runs before a migration that a squash replaces"),
-    "SQ005": ("half-finalized-squash", "some of a squash's replaced files are gone, `replaces` still there"),
-    "SQ006": ("unparsable", "file cannot be read statically (syntax error, no Migration class, "
-                            "non-UTF-8, non-literal dependencies)"),
-    "SQ007": ("unknown-app", "dependency on an app label that is neither in the project nor a known external app"),
-    "SQ100": ("squash-suggestion", "a range that can be squashed (language server / suggest only)"),
-}
+if TYPE_CHECKING:
+    from squasher.config import SquasherConfig
 
 #: Severities that make ``squasher check`` exit 1.
 FAILING = frozenset({Severity.ERROR, Severity.WARNING})
@@ -134,7 +138,7 @@ def _check(project, apps: Iterable[str] | None) -> list[Problem]:
                         code="SQ002",
                         message=f"{_name(key)} {verb} {_name(target)}, which does not exist",
                         path=record.path, span=ref.span, key=key,
-                        hint=_dangling_hint(graph, target),
+                        hint=_dangling_hint(graph, target, key),
                     ))
                     continue
             elif target[0] in unmigrated:
@@ -213,10 +217,12 @@ def _check(project, apps: Iterable[str] | None) -> list[Problem]:
     return problems
 
 
-def _dangling_hint(graph, target: MigrationKey) -> str:
+def _dangling_hint(graph, target: MigrationKey, source: MigrationKey) -> str:
+    """A close name of the target's app, never the migration that holds the dependency
+    (``0003_x`` depending on a missing ``0002_x`` is not fixed by depending on itself)."""
     import difflib
 
-    names = [n for a, n in graph.records if a == target[0]]
+    names = [n for a, n in graph.records if a == target[0] and (a, n) != source]
     close = difflib.get_close_matches(target[1], names, n=1, cutoff=0.4)
     if close:
         return f"did you mean {close[0]!r}?"
@@ -226,3 +232,102 @@ def _dangling_hint(graph, target: MigrationKey) -> str:
 def exit_code(problems: Iterable[Problem]) -> int:
     """1 when a problem is an error or warning, else 0."""
     return 1 if any(p.severity in FAILING for p in problems) else 0
+
+
+# -- configuration and inline suppression ----------------------------------------------------
+
+#: ``# squasher: ignore`` (every code) or ``# squasher: ignore[SQ001, SQ004]``, in a comment.
+_IGNORE_RE = re.compile(r"#.*?\bsquasher:\s*ignore\b(?:\[([^\]]*)\])?")
+
+#: Line number -> the codes an ignore comment there names (``None``: every code).
+Suppressions = dict[int, frozenset[str] | None]
+
+
+def apply_config(problems: Iterable[Problem], config: SquasherConfig | None = None, *,
+                 project=None, lines_of: Callable[[Path], list[str] | None] | None = None,
+                 ) -> list[Problem]:
+    """``problems`` as they are shown: the one place ``squasher check`` and the language
+    server's diagnostics apply the configuration and the inline comments.
+
+    Drops the problems whose code ``config.disable`` lists, those of an app in
+    ``config.ignore_apps`` (the app of ``problem.key``, else of the migrations package holding
+    ``problem.path`` when ``project`` is given) and those whose line (``problem.span.line`` of
+    ``problem.path``) carries ``# squasher: ignore`` or ``# squasher: ignore[CODE, ...]`` naming
+    the code; then gives the rest the severity of ``config.severity``. ``lines_of(path)`` reads
+    a file's lines (the language server passes its editor buffers); default: the file on disk.
+    Each file is scanned once per call; the order of ``problems`` is kept.
+    """
+    read = lines_of or _disk_lines
+    scanned: dict[Path, Suppressions] = {}
+    out: list[Problem] = []
+    for problem in problems:
+        if config is not None:
+            if problem.code in config.disable:
+                continue
+            if config.ignore_apps and _app_of(problem, project) in config.ignore_apps:
+                continue
+        if problem.path is not None and _suppressed(problem, read, scanned):
+            continue
+        severity = config.severity.get(problem.code) if config is not None else None
+        if severity is not None and severity is not problem.severity:
+            problem = replace(problem, severity=severity)
+        out.append(problem)
+    return out
+
+
+def _app_of(problem: Problem, project) -> str | None:
+    if problem.key is not None:
+        return problem.key[0]
+    if project is not None and problem.path is not None:
+        package = project.package_for(problem.path)
+        if package is not None:
+            return package.app_label
+    return None
+
+
+def _disk_lines(path: Path) -> list[str] | None:
+    try:
+        return path.read_text("utf-8", errors="replace").split("\n")
+    except OSError:
+        return None
+
+
+def _suppressed(problem: Problem, read: Callable[[Path], list[str] | None],
+                scanned: dict[Path, Suppressions]) -> bool:
+    path = problem.path
+    assert path is not None
+    line = problem.span.line if problem.span else 1
+    if path not in scanned:
+        lines = read(path)
+        # most files have no such comment: the tokenizer only runs on those that do
+        scanned[path] = suppressions(lines) if lines and any(
+            "squasher" in text for text in lines) else {}
+    if line not in scanned[path]:
+        return False
+    codes = scanned[path][line]
+    return codes is None or problem.code in codes
+
+
+def suppressions(lines: list[str]) -> Suppressions:
+    """The ``# squasher: ignore[...]`` comments of a file's ``lines`` by line number (1-based).
+
+    Comments are found with :mod:`tokenize`, so the text inside a string does not count; a
+    file the tokenizer cannot read to the end (a syntax error) is scanned line by line.
+    """
+    comments: dict[int, str] = {}
+    source = iter(text if text.endswith("\n") else text + "\n" for text in lines)
+    try:
+        for token in tokenize.generate_tokens(lambda: next(source, "")):
+            if token.type == tokenize.COMMENT:
+                comments[token.start[0]] = token.string
+    except (tokenize.TokenError, SyntaxError):
+        comments = {number: text for number, text in enumerate(lines, 1) if "#" in text}
+    out: Suppressions = {}
+    for number, comment in comments.items():
+        match = _IGNORE_RE.search(comment)
+        if match is None:
+            continue
+        names = match.group(1)
+        out[number] = None if names is None else frozenset(
+            name.strip().upper() for name in names.split(",") if name.strip())
+    return out

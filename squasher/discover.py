@@ -209,12 +209,15 @@ def migration_files(package: MigrationPackage) -> list[Path]:
 def find_settings_module(root: Path, explicit: str | None = None) -> str | None:
     """The settings module a command should use, found without importing anything.
 
-    ``explicit`` (``--settings``), else ``$DJANGO_SETTINGS_MODULE``, else the module
+    ``explicit`` (``--settings``), else ``$DJANGO_SETTINGS_MODULE``, else ``settings`` of
+    ``[tool.squasher]`` in ``root/pyproject.toml`` (:mod:`squasher.config`), else the module
     ``manage.py`` (in ``root`` or one level down) sets, else ``settings`` when
     ``root/settings.py`` exists; ``None`` when there is no sign of one.
     """
+    from squasher.config import configured_settings_module
+
     return explicit or os.environ.get("DJANGO_SETTINGS_MODULE") or \
-        _settings_module_from_manage_py(Path(root))
+        configured_settings_module(root) or _settings_module_from_manage_py(Path(root))
 
 
 def _settings_module_from_manage_py(root: Path) -> str | None:
@@ -233,11 +236,17 @@ def _settings_module_from_manage_py(root: Path) -> str | None:
     return None
 
 
-def _module_file(root: Path, module: str) -> Path | None:
-    """``a.b`` → ``root/a/b.py`` or ``root/a/b/__init__.py`` (also tried one level down, next to manage.py)."""
+def _source_bases(root: Path) -> list[Path]:
+    """Where top-level modules live: ``root`` and each folder one level down holding a manage.py."""
+    return [root, *sorted(p.parent for p in root.glob("*/manage.py"))]
+
+
+def _module_file(root: Path, module: str, bases: list[Path] | None = None) -> Path | None:
+    """``a.b`` → ``root/a/b.py`` or ``root/a/b/__init__.py`` (also tried one level down, next
+    to manage.py). ``bases``: :func:`_source_bases` of ``root``, when the caller looks up many
+    modules (the glob stats every folder of the root)."""
     rel = Path(*module.split("."))
-    bases = [root, *sorted(p.parent for p in root.glob("*/manage.py"))]
-    for base in bases:
+    for base in bases if bases is not None else _source_bases(root):
         for candidate in (base / rel.with_suffix(".py"), base / rel / "__init__.py"):
             if candidate.is_file():
                 return candidate
@@ -406,8 +415,9 @@ def _read_settings_file(path: Path, root: Path, module: str, values: dict[str, o
 def read_settings(root: Path, settings_module: str | None = None) -> ProjectSettings:
     """Settings values read statically.
 
-    The module is ``settings_module``, else ``$DJANGO_SETTINGS_MODULE``, else the one
-    ``manage.py`` (in ``root`` or one level down) sets, else ``settings`` when
+    The module is ``settings_module``, else ``$DJANGO_SETTINGS_MODULE``, else ``settings`` of
+    ``[tool.squasher]``, else the one ``manage.py`` (in ``root`` or one level down) sets, else
+    ``settings`` when
     ``root/settings.py`` exists. When none is found (or the file is absent) the result holds
     Django's defaults only (``AUTH_USER_MODEL = "auth.User"``).
     """
@@ -442,11 +452,12 @@ def installed_app_labels(settings: ProjectSettings, root: Path | None = None) ->
     ``root`` gives its declared label; anything else Django's default, the last component of
     the app's dotted name."""
     labels: set[str] = set()
+    bases = _source_bases(root) if root is not None and settings.installed_apps else None
     for entry in settings.installed_apps or ():
         parts = entry.split(".")
         is_config = len(parts) >= 2 and parts[-1][:1].isupper()
         module = ".".join(parts[:-1]) if is_config else entry
-        source = _module_file(root, module) if root is not None else None
+        source = _module_file(root, module, bases) if root is not None else None
         if source is not None:
             if is_config:
                 label, _span, name = _config_label(source, parts[-1])

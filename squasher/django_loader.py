@@ -20,7 +20,8 @@ _configured: tuple[str, str] | None = None
 
 
 def resolve_settings_module(root: str | Path, settings_module: str | None = None) -> str:
-    """``--settings``, else ``DJANGO_SETTINGS_MODULE``, else what ``manage.py`` sets.
+    """``--settings``, else ``DJANGO_SETTINGS_MODULE``, else ``settings`` of ``[tool.squasher]``
+    in ``root/pyproject.toml``, else what ``manage.py`` sets (:func:`squasher.discover.find_settings_module`).
 
     Raises ``SettingsError`` saying how to name one when none can be found.
     """
@@ -33,7 +34,7 @@ def resolve_settings_module(root: str | Path, settings_module: str | None = None
     raise SettingsError(
         "cannot tell which Django settings module to use",
         path=manage if manage.exists() else root,
-        hint="pass --settings MODULE or set DJANGO_SETTINGS_MODULE",
+        hint="pass --settings MODULE, set DJANGO_SETTINGS_MODULE or settings in [tool.squasher]",
     )
 
 
@@ -55,7 +56,8 @@ def prepare_import(root: str | Path, settings_module: str | None = None,
     ``manage.py`` itself runs with ``execute_from_command_line`` stubbed out, so whatever it
     does before starting Django happens here too: ``sys.path`` edits for a ``src/`` layout,
     ``.env`` loading, ``os.environ.setdefault("DJANGO_SETTINGS_MODULE", ...)``. An explicit
-    ``settings_module`` wins over manage.py's default, as ``--settings`` does for manage.py.
+    ``settings_module`` wins over manage.py's default, as ``--settings`` does for manage.py; so
+    does ``settings`` of ``[tool.squasher]`` when neither it nor ``DJANGO_SETTINGS_MODULE`` is given.
     Returns the settings module to use; raises ``SettingsError`` naming manage.py's line when
     it fails, or when no settings module can be found.
     """
@@ -63,6 +65,10 @@ def prepare_import(root: str | Path, settings_module: str | None = None,
     for entry in (*reversed([str(Path(p).resolve()) for p in pythonpath]), str(root)):
         if entry not in sys.path:
             sys.path.insert(0, entry)
+    if not settings_module and not os.environ.get("DJANGO_SETTINGS_MODULE"):
+        from squasher.config import configured_settings_module
+
+        settings_module = configured_settings_module(root)
     if settings_module:
         os.environ["DJANGO_SETTINGS_MODULE"] = settings_module
     manage = find_manage_py(root)

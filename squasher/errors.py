@@ -34,6 +34,12 @@ class SquasherError(Exception):
             return ""
         return f"{self.path}:{self.line}" if self.line else str(self.path)
 
+    def to_json(self) -> dict[str, object]:
+        """The error as ``--format json`` prints it on stdout (CI reads one stream)."""
+        return {"type": type(self).__name__, "message": self.message,
+                "path": str(self.path) if self.path is not None else None, "line": self.line,
+                "hint": self.hint, "exit_code": self.exit_code}
+
     def __str__(self) -> str:
         where = self.location()
         text = f"{where}: {self.message}" if where else self.message

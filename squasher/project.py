@@ -16,8 +16,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import marshal
+import multiprocessing
 import os
 import stat
+import threading
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
@@ -98,19 +101,29 @@ class Project:
         cache = _Cache(root, settings) if use_cache else None
         records: dict[Path, MigrationRecord] = {}
 
-        def read(package: MigrationPackage) -> list[MigrationRecord]:
-            found = []
-            for path in migration_files(package):
-                record = cache.get(path, package.app_label) if cache else None
-                if record is None:
-                    record = parse_migration(path, package.app_label, settings=settings)
-                    if cache:
-                        cache.put(path, package.app_label, record)
-                found.append(record)
-            return found
+        def read(selected: list[MigrationPackage]) -> dict[str, list[MigrationRecord]]:
+            """Records of each package's files (by label): cached, else parsed (on both
+            cores when there are many)."""
+            listing = [(package, migration_files(package)) for package in selected]
+            found: dict[tuple[Path, str], MigrationRecord] = {}
+            to_parse: list[tuple[Path, str]] = []
+            for package, paths in listing:
+                for path in paths:
+                    record = cache.get(path, package.app_label) if cache else None
+                    if record is None:
+                        to_parse.append((path, package.app_label))
+                    else:
+                        found[(path, package.app_label)] = record
+            for (path, label), record in parse_files(to_parse, settings).items():
+                if cache:
+                    cache.put(path, label, record)
+                found[(path, label)] = record
+            return {package.app_label: [found[(path, package.app_label)] for path in paths]
+                    for package, paths in listing}
 
+        by_label = read(list(packages.values()))
         for label, package in list(packages.items()):
-            package_records = read(package)
+            package_records = by_label[label]
             if not settings.migration_modules_known:
                 # MIGRATION_MODULES computed in settings: a relocated package's folder name is
                 # not its label, but its migrations name their own app in their dependencies
@@ -119,7 +132,7 @@ class Project:
                     del packages[label]
                     package = dc_replace(package, app_label=inferred, label_span=None)
                     packages[inferred] = package
-                    package_records = read(package)
+                    package_records = read([package])[inferred]
             for record in package_records:
                 records[record.path] = record
         if cache:
@@ -268,6 +281,67 @@ class Project:
                                  apps=self.packages, unmigrated_apps=self.unmigrated_apps)
 
 
+#: Fewer files than this are parsed in this process: a second one costs more than it saves.
+PARALLEL_PARSE_MIN_FILES = 1000
+
+
+def _parse_encoded(jobs: list[tuple[str, str]], settings: ProjectSettings,
+                   sources: dict[str, str] | None = None) -> list[tuple]:
+    """The worker's half of :func:`parse_files`: records as cache tuples (plain values,
+    cheap to send back)."""
+    sources = sources or {}
+    return [_enc_record(parse_migration(Path(path), label, source=sources.get(path),
+                                        settings=settings))
+            for path, label in jobs]
+
+
+def _can_fork() -> bool:
+    # fork copies only the calling thread: never fork a process that runs others (the
+    # language server, a host application); one core gains nothing.
+    return ((os.cpu_count() or 1) > 1 and threading.active_count() == 1
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
+def parse_files(jobs: list[tuple[Path, str]], settings: ProjectSettings,
+                sources: dict[Path, str] | None = None) -> dict[tuple[Path, str], MigrationRecord]:
+    """Parse ``(path, app_label)`` jobs into records (``sources``: a file's text when it is not
+    read from disk, e.g. another git revision's version).  From
+    :data:`PARALLEL_PARSE_MIN_FILES` files on (a cold load of a large project), a forked
+    worker parses the second half while this process parses the first; any failure of
+    the worker parses its half here instead (same records either way)."""
+    parsed: dict[tuple[Path, str], MigrationRecord] = {}
+    split = len(jobs) // 2
+    pool: ProcessPoolExecutor | None = None
+    future = None
+    if len(jobs) >= PARALLEL_PARSE_MIN_FILES and _can_fork():
+        try:
+            pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+            rest_sources = {str(p): sources[p] for p, _ in jobs[split:] if p in sources} \
+                if sources else None
+            future = pool.submit(_parse_encoded, [(str(p), label) for p, label in jobs[split:]],
+                                 settings, rest_sources)
+        except Exception:  # noqa: BLE001 - no worker (limits, sandbox): parse here
+            pool, future = None, None
+    text = sources or {}
+    for path, label in jobs[:split] if future is not None else jobs:
+        parsed[(path, label)] = parse_migration(path, label, source=text.get(path),
+                                                settings=settings)
+    if pool is not None and future is not None:
+        rest = jobs[split:]
+        try:
+            decoder = _Decoder()
+            values = future.result()
+            for (path, label), value in zip(rest, values, strict=True):
+                parsed[(path, label)] = decoder.record(value, path)
+        except Exception:  # noqa: BLE001 - a dead or failing worker: parse its half here
+            for path, label in rest:
+                parsed[(path, label)] = parse_migration(path, label, source=text.get(path),
+                                                        settings=settings)
+        finally:
+            pool.shutdown(wait=True)
+    return parsed
+
+
 def label_from_dependencies(label: str, records: list[MigrationRecord]) -> str | None:
     """The app label the migrations of one package use for each other, when it is not
     ``label`` (the folder's guess): ``("shop", "0001_initial")`` in a file next to
@@ -370,13 +444,15 @@ class _Decoder:
                        _SEVERITIES[severity], None if key is None else tuple(key),
                        tuple((Path(rp), self.span(rs), rt) for rp, rs, rt in related), hint)
 
-    def record(self, value: tuple) -> MigrationRecord:
-        (app_label, name, path, class_span, deps, replaces, run_before, initial, atomic, ops,
+    def record(self, value: tuple, path: Path | None = None) -> MigrationRecord:
+        """``path``: the file's Path when the caller has it (building 10,000 Paths again
+        from strings was a tenth of a warm load)."""
+        (app_label, name, stored_path, class_span, deps, replaces, run_before, initial, atomic, ops,
          deps_span, replaces_span, run_before_span, ops_span, dynamic, problems,
          mtime_ns, size) = value
         span = self.span
         return MigrationRecord(
-            app_label, name, Path(path), span(class_span),
+            app_label, name, path if path is not None else Path(stored_path), span(class_span),
             tuple(self.ref(x) for x in deps), tuple(self.ref(x) for x in replaces),
             tuple(self.ref(x) for x in run_before), initial, atomic,
             tuple(OperationSummary(kind, span(sp), model, fld, new, tuple(refs), elidable)
@@ -454,7 +530,7 @@ class _Cache:
             return None
         if entry[3] is None:
             try:
-                entry[3] = self._decoder.record(entry[2])
+                entry[3] = self._decoder.record(entry[2], path)
             except Exception:  # noqa: BLE001 - a malformed entry: parse the file again
                 return None
         return entry[3]

@@ -185,3 +185,31 @@ class ProjectSettings:
     migration_modules: dict[str, str | None] = field(default_factory=dict)  # literal MIGRATION_MODULES
     #: false when MIGRATION_MODULES is computed: app labels may then differ from folder names
     migration_modules_known: bool = True
+
+
+#: Problem code -> (slug, meaning) (``squasher check``; here so ``--help`` lists them
+#: without importing the graph). Codes are stable: tools and editors key on them.
+CODES: dict[str, tuple[str, str]] = {
+    "SQ001": ("conflicting-leaves", "an app has more than one leaf migration"),
+    "SQ002": ("dangling-dependency", "dependency on a migration that is neither on disk nor external"),
+    "SQ003": ("cycle", "circular dependency"),
+    "SQ004": ("replaced-reference", "a migration depends on / runs before a migration that a squash replaces"),
+    "SQ005": ("half-finalized-squash", "some of a squash's replaced files are gone, `replaces` still there"),
+    "SQ006": ("unparsable", "file cannot be read statically (syntax error, no Migration class, "
+                            "non-UTF-8, non-literal dependencies)"),
+    "SQ007": ("unknown-app", "dependency on an app label that is neither in the project nor a known external app"),
+    "SQ100": ("squash-suggestion", "a range that can be squashed (language server / suggest only)"),
+    # check --against REV: what SQ0nn would report once REV is merged, on this branch's file
+    "SQ201": ("conflict-after-merge", "merging the base revision leaves an app with two leaves"),
+    "SQ202": ("dangling-after-merge", "after the merge a dependency points at a migration the base "
+                                      "revision deleted"),
+    "SQ203": ("cycle-after-merge", "the merge closes a circular dependency"),
+    "SQ204": ("replaced-after-merge", "after the merge a migration depends on one a squash on the "
+                                      "base revision replaces"),
+    "SQ205": ("half-finalized-after-merge", "after the merge a squash's replaced files are "
+                                            "partly gone"),
+    "SQ206": ("unparsable-after-merge", "a migration file of the merge cannot be read"),
+    "SQ207": ("unknown-app-after-merge", "after the merge a dependency names an unknown app"),
+    "SQ208": ("same-file-both-sides", "a migration file added or changed differently on this "
+                                      "branch and on the base revision"),
+}

@@ -9,9 +9,12 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from squasher.graph import MigrationGraph
-from squasher.records import MigrationKey, Problem
+from squasher.records import MigrationKey, Problem, Span
+
+if TYPE_CHECKING:  # the CLI imports FORMATS at start-up: no networkx here
+    from squasher.graph import MigrationGraph
 
 FORMATS = ("text", "dot", "mermaid", "json")
 
@@ -82,15 +85,18 @@ def _edges(graph: MigrationGraph, nodes: set[MigrationKey]) -> list[tuple[Migrat
 
 
 def render(graph: MigrationGraph, fmt: str, apps: list[str] | None = None,
-           root: Path | None = None) -> str:
-    """The graph of ``apps`` (default: all project apps) in ``fmt`` (one of :data:`FORMATS`)."""
+           root: Path | None = None, *, legend: bool = False) -> str:
+    """The graph of ``apps`` (default: all project apps) in ``fmt`` (one of :data:`FORMATS`).
+
+    ``legend``: dot and Mermaid output get a legend box explaining the node styles that
+    occur (the CLI's pictures; the editor's webview draws its own)."""
     apps = apps or graph.apps()
     if fmt == "text":
         return render_text(graph, apps, root)
     if fmt == "dot":
-        return render_dot(graph, apps)
+        return render_dot(graph, apps, legend=legend)
     if fmt == "mermaid":
-        return render_mermaid(graph, apps)
+        return render_mermaid(graph, apps, legend=legend)
     if fmt == "json":
         return render_json(graph, apps, root)
     raise ValueError(f"unknown format {fmt!r}")
@@ -146,7 +152,46 @@ def render_text(graph: MigrationGraph, apps: list[str], root: Path | None = None
     return "\n".join(lines).rstrip() + "\n"
 
 
-def render_dot(graph: MigrationGraph, apps: list[str]) -> str:
+#: what each node style means, in legend order (flag -> legend text)
+LEGEND = {
+    "squash": "squash (replaces migrations)",
+    "replaced": "replaced by a squash",
+    "merge": "merge migration",
+    "conflict": "conflicting leaf",
+    "external": "other app / external",
+    "missing": "missing (dangling dependency)",
+    "unparsable": "unreadable file",
+}
+
+
+def _legend_flags(graph: MigrationGraph, nodes: list[MigrationKey], ctx: _Context) -> list[str]:
+    present = {flag for key in nodes for flag in _flags(graph, key, ctx)}
+    return [flag for flag in LEGEND if flag in present]
+
+
+def _dot_node_attrs(flags: list[str]) -> list[str]:
+    attrs: list[str] = []
+    styles: list[str] = []
+    if "squash" in flags:
+        attrs += ["shape=box3d", 'fillcolor="#d0e8ff"']
+        styles.append("filled")
+    if "replaced" in flags:
+        styles.append("dashed")
+        attrs.append('fontcolor="gray40"')
+    if "merge" in flags:
+        attrs.append("shape=diamond")
+    if "conflict" in flags:
+        attrs += ['color="red"', "penwidth=2"]
+    if "external" in flags or "missing" in flags:
+        styles.append("dotted")
+    if "missing" in flags:
+        attrs.append('color="red"')
+    if styles:
+        attrs.append(f'style="{",".join(styles)}"')
+    return attrs
+
+
+def render_dot(graph: MigrationGraph, apps: list[str], *, legend: bool = False) -> str:
     ctx = _Context(graph)
     nodes = _selected_nodes(graph, apps)
     node_set = set(nodes)
@@ -159,37 +204,26 @@ def render_dot(graph: MigrationGraph, apps: list[str]) -> str:
         out.append(f'    label="{app}";')
         for key in keys:
             flags = _flags(graph, key, ctx)
-            attrs = [f'label="{key[1]}"']
-            styles = []
-            if "squash" in flags:
-                attrs.append("shape=box3d")
-                attrs.append('fillcolor="#d0e8ff"')
-                styles.append("filled")
-            if "replaced" in flags:
-                styles.append("dashed")
-                attrs.append('fontcolor="gray40"')
-            if "merge" in flags:
-                attrs.append("shape=diamond")
-            if "conflict" in flags:
-                attrs.append('color="red"')
-                attrs.append("penwidth=2")
-            if "external" in flags or "missing" in flags:
-                styles.append("dotted")
-            if "missing" in flags:
-                attrs.append('color="red"')
-            if styles:
-                attrs.append(f'style="{",".join(styles)}"')
+            attrs = [f'label="{key[1]}"', *_dot_node_attrs(flags)]
             attrs.append(f'tooltip="{key[0]}.{key[1]} ({", ".join(flags) or "migration"})"')
             out.append(f"    {node_id(key)} [{', '.join(attrs)}];")
         out.append("  }")
     for a, b, kind in _edges(graph, node_set):
         style = ' [style=dashed, color="gray60"]' if kind == "replaced" else ""
         out.append(f"  {node_id(a)} -> {node_id(b)}{style};")
+    if legend:
+        out.append('  subgraph cluster_legend {')
+        out.append('    label="legend"; style="rounded"; color="gray60";')
+        out.append('    legend_migration [label="migration"];')
+        for flag in _legend_flags(graph, nodes, ctx):
+            attrs = [f'label="{LEGEND[flag]}"', *_dot_node_attrs([flag])]
+            out.append(f"    legend_{flag} [{', '.join(attrs)}];")
+        out.append("  }")
     out.append("}")
     return "\n".join(out) + "\n"
 
 
-def render_mermaid(graph: MigrationGraph, apps: list[str]) -> str:
+def render_mermaid(graph: MigrationGraph, apps: list[str], *, legend: bool = False) -> str:
     ctx = _Context(graph)
     nodes = _selected_nodes(graph, apps)
     node_set = set(nodes)
@@ -220,6 +254,17 @@ def render_mermaid(graph: MigrationGraph, apps: list[str]) -> str:
     for a, b, kind in _edges(graph, node_set):
         arrow = "-.->" if kind == "replaced" else "-->"
         out.append(f"  {node_id(a)} {arrow} {node_id(b)}")
+    if legend:
+        # legend_* ids never collide with migration ids (n_<app>__<name>)
+        out.append('  subgraph legend["legend"]')
+        out.append('    legend_migration["migration"]')
+        for flag in _legend_flags(graph, nodes, ctx):
+            text = LEGEND[flag]
+            shape = {"merge": f'{{"{text}"}}', "squash": f'[["{text}"]]',
+                     "external": f'(["{text}"])', "missing": f'(["{text}"])'}.get(flag, f'["{text}"]')
+            out.append(f"    legend_{flag}{shape}")
+            classes.setdefault(flag, []).append(f"legend_{flag}")
+        out.append("  end")
     styles = {
         "squash": "fill:#d0e8ff,stroke:#1f6feb,stroke-width:2px",
         "replaced": "fill:#eeeeee,stroke:#999999,stroke-dasharray:4 3,color:#777777",
@@ -291,3 +336,97 @@ def render_problem(problem: Problem, root: Path | None = None) -> str:
     if problem.hint:
         text += f" (hint: {problem.hint})"
     return text
+
+
+# -- CI formats of `check` -----------------------------------------------------------------
+
+_SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
+_GITHUB_COMMAND = {"error": "error", "warning": "warning", "info": "notice"}
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+
+
+def _sarif_region(span: Span | None) -> dict[str, int]:
+    """SARIF regions count lines and columns from 1 (spans: columns from 0, end exclusive)."""
+    if span is None:
+        return {"startLine": 1}
+    region = {"startLine": span.line, "startColumn": span.col + 1}
+    if span.end_line is not None:
+        region["endLine"] = span.end_line
+        if span.end_col is not None:
+            region["endColumn"] = span.end_col + 1
+    return region
+
+
+def _sarif_location(path: Path | None, span: Span | None, root: Path | None,
+                    message: str | None = None) -> dict:
+    location: dict = {"physicalLocation": {
+        "artifactLocation": {"uri": (_rel(path, root) or "").replace("\\", "/"),
+                             "uriBaseId": "%SRCROOT%"},
+        "region": _sarif_region(span),
+    }}
+    if message:
+        location["message"] = {"text": message}
+    return location
+
+
+def problems_sarif(problems: list[Problem], root: Path | None, codes: dict[str, tuple[str, str]],
+                   version: str) -> dict:
+    """Check findings as a SARIF 2.1.0 log (``check --format sarif``, for GitHub code
+    scanning): one rule per check code, paths relative to the project root."""
+    rule_ids = sorted(codes)
+    results = []
+    for p in problems:
+        text = p.message + (f" (hint: {p.hint})" if p.hint else "")
+        result: dict = {
+            "ruleId": p.code,
+            "level": _SARIF_LEVEL.get(p.severity.value, "warning"),
+            "message": {"text": text},
+        }
+        if p.code in codes:
+            result["ruleIndex"] = rule_ids.index(p.code)
+        if p.path is not None:
+            result["locations"] = [_sarif_location(p.path, p.span, root)]
+        if p.related:
+            result["relatedLocations"] = [
+                {"id": i, **_sarif_location(path, span, root, msg)}
+                for i, (path, span, msg) in enumerate(p.related)]
+        results.append(result)
+    return {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "squasher", "version": version,
+                "rules": [{"id": code, "name": codes[code][0],
+                           "shortDescription": {"text": codes[code][1]}} for code in rule_ids],
+            }},
+            "originalUriBaseIds": {"%SRCROOT%": {"uri": root.as_uri() + "/"}} if root else {},
+            "results": results,
+        }],
+    }
+
+
+def _github_escape(text: str, *, property_value: bool = False) -> str:
+    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    if property_value:
+        text = text.replace(":", "%3A").replace(",", "%2C")
+    return text
+
+
+def problems_github(problems: list[Problem], root: Path | None) -> list[str]:
+    """Check findings as GitHub Actions workflow commands (``::error file=…,line=…::…``),
+    which annotate the pull request's files (``check --format github``)."""
+    lines = []
+    for p in problems:
+        props = []
+        if p.path is not None:
+            props.append(f"file={_github_escape(_rel(p.path, root) or '', property_value=True)}")
+            if p.span is not None:
+                props += [f"line={p.span.line}", f"col={p.span.col + 1}"]
+                if p.span.end_line is not None:
+                    props.append(f"endLine={p.span.end_line}")
+        props.append(f"title={_github_escape(p.code, property_value=True)}")
+        text = p.message + (f" (hint: {p.hint})" if p.hint else "")
+        command = _GITHUB_COMMAND.get(p.severity.value, "warning")
+        lines.append(f"::{command} {','.join(props)}::{_github_escape(text)}")
+    return lines

@@ -110,6 +110,7 @@ class PieceResult:
     elided: int = 0
     absorbed: list[MigrationKey] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    optimizer_fallback: dict[str, Any] | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -120,6 +121,7 @@ class PieceResult:
             "operations": {"before": self.ops_before, "after": self.ops_after,
                            "django_optimizer": self.ops_django},
             "optimizer": self.optimizer,
+            "optimizer_fallback": self.optimizer_fallback,
             "constraint_checkpoints": self.checkpoints,
             "elided": self.elided,
             "run_python": self.run_python,
@@ -151,6 +153,10 @@ class SquashResult:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     kept_dynamic: list[MigrationKey] = field(default_factory=list)
+    #: why the range was cut where no cycle forced it (see :func:`_order_pieces`)
+    split_for_order: list[str] = field(default_factory=list)
+    #: migrations of the range left as they are because their piece is a single migration
+    kept_single: list[MigrationKey] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -162,6 +168,8 @@ class SquashResult:
             "split_because_of_cycle": (
                 [f"{a}.{n}" for a, n in self.split_from_cycle] if self.split_from_cycle else None
             ),
+            "split_to_keep_order": self.split_for_order,
+            "kept_as_is": [f"{a}.{n}" for a, n in self.kept_single],
             "verified": self.verified,
             "verification": [
                 r.to_json() if hasattr(r, "to_json") else str(r) for r in self.verification
@@ -437,6 +445,75 @@ def _cycle_pieces(graph: Any, app: str, members: list[MigrationKey], split: bool
     )
 
 
+def _runs_code(migration: Any) -> bool:
+    from django.db.migrations import RunPython, RunSQL
+
+    return any(isinstance(op, (RunPython, RunSQL)) for op in migration.operations)
+
+
+def _fresh_plan(loader: Any) -> list[MigrationKey]:
+    """The order ``migrate`` applies every migration in on an empty database (what
+    ``MigrationExecutor.migration_plan`` gives for the leaf nodes)."""
+    plan: list[MigrationKey] = []
+    seen: set[MigrationKey] = set()
+    for leaf in loader.graph.leaf_nodes():
+        for key in loader.graph.forwards_plan(leaf):
+            if key not in seen:
+                seen.add(key)
+                plan.append(key)
+    return plan
+
+
+def _order_pieces(loader: Any, piece: list[MigrationKey], plan: list[MigrationKey]
+                  ) -> tuple[list[list[MigrationKey]], list[str]]:
+    """Cut ``piece`` where squashing it whole would move another app's migration after code.
+
+    A migration X of another app that depends on a member in the middle of the range runs,
+    in the original history, between that member and the rest of the range. Squashed into
+    one migration, X waits for the whole squash. Schema operations do not care, but a
+    RunPython/RunSQL of a later member may (openwisp-users grants allauth's permissions in a
+    data migration that runs after allauth's ``account.0001`` only because ``account``
+    depends on ``openwisp_users.__first__``). So where such an X ran before a later member
+    that runs code, the range is cut after the last member X depends on: X then depends on
+    the first squash and runs between the two, as it did. Pieces without code are not cut.
+    """
+    graph = loader.graph
+    if len(piece) < 2 or any(key not in graph.nodes for key in piece):
+        return [piece], []
+    code_members = [i for i, key in enumerate(piece)
+                    if _runs_code(loader.disk_migrations.get(key, graph.nodes[key]))]
+    if not code_members:
+        return [piece], []
+    position = {key: i for i, key in enumerate(plan)}
+    if any(key not in position for key in piece):
+        return [piece], []
+    index = {key: i for i, key in enumerate(piece)}
+    last_code = position[piece[code_members[-1]]]
+    cuts: dict[int, str] = {}
+    for key in plan[position[piece[0]] + 1:last_code]:
+        if key in index:
+            continue
+        ancestors = [index[a] for a in graph.forwards_plan(key) if a in index]
+        if not ancestors:
+            continue  # not held back by the squash: it may run before it as before
+        after = max(ancestors)
+        later_code = [j for j in code_members
+                      if j > after and position[piece[j]] > position[key]]
+        if later_code and after not in cuts:
+            cuts[after] = (f"{key[0]}.{key[1]} runs after {piece[after][1]} and before "
+                           f"{piece[later_code[0]][1]}, which runs code (RunPython/RunSQL): "
+                           f"cut after {piece[after][1]} so it still does")
+    if not cuts:
+        return [piece], []
+    pieces: list[list[MigrationKey]] = []
+    start = 0
+    for after in sorted(cuts):
+        pieces.append(piece[start:after + 1])
+        start = after + 1
+    pieces.append(piece[start:])
+    return pieces, [cuts[a] for a in sorted(cuts)]
+
+
 def _from_state(loader: Any, piece: list[MigrationKey]) -> Any:
     """The ProjectState just before the piece: every non-member parent applied."""
     from django.db.migrations.state import ProjectState
@@ -454,9 +531,12 @@ def _from_state(loader: Any, piece: list[MigrationKey]) -> Any:
                                    real_apps=loader.unmigrated_apps)
 
 
-def _optimize(operations: list[Any], app: str, enabled: bool, from_state: Any = None
-              ) -> tuple[list[Any], int, str]:
-    """(operations, django-only count, optimizer description).
+def _optimize(operations: list[Any], app: str, enabled: bool, from_state: Any = None,
+              origins: dict[int, tuple[str, int]] | None = None,
+              ) -> tuple[list[Any], int, str, dict[str, Any] | None]:
+    """(operations, django-only count, optimizer description, fallback details for
+    ``--format json``: kind, reason and the reductions the guard left out, each with its
+    rule and operations — named by migration and position when they are the originals).
 
     Django's count comes from the optimizer's exact replay of Django's algorithm
     (:mod:`squasher.optimizer.django_ref`), never from running ``MigrationOptimizer`` only to
@@ -465,13 +545,23 @@ def _optimize(operations: list[Any], app: str, enabled: bool, from_state: Any = 
     from squasher.optimizer.django_ref import django_length
 
     if not enabled:
-        return list(operations), django_length(list(operations), app), "none (--no-optimize)"
+        return (list(operations), django_length(list(operations), app), "none (--no-optimize)",
+                None)
     result = optimize(list(operations), app, from_state=from_state)
     description = "squasher"
+    details: dict[str, Any] | None = None
     if result.fallback:
         description = f"squasher (fallback: {result.fallback}"
         description += f": {result.reason})" if result.reason else ")"
-    return list(result.operations), result.django_count, description
+        rejected = []
+        for item in result.rejected:
+            entry = item.to_json()
+            where = [origins.get(id(op)) if origins else None for op in item.sources]
+            entry["migrations"] = [f"{w[0].rsplit('.', 1)[-1]}[{w[1]}]" if w else None
+                                   for w in where]
+            rejected.append(entry)
+        details = {"kind": result.fallback, "reason": result.reason, "rejected": rejected}
+    return list(result.operations), result.django_count, description, details
 
 
 def _count(operations: list[Any], kind: type) -> int:
@@ -536,9 +626,14 @@ def _dependencies(app: str, members: list[MigrationKey], covered: set[MigrationK
 
 def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, *,
                 name: str | None = None, split: bool = False, optimize: bool = True,
-                allow_dynamic: bool = False, settings_module: str | None = None
-                ) -> SquashResult:
-    """Plan the squash: a :class:`SquashResult` whose ``changes`` are not applied yet."""
+                allow_dynamic: bool = False, settings_module: str | None = None,
+                keep_order: bool = False, header: bool = True) -> SquashResult:
+    """Plan the squash: a :class:`SquashResult` whose ``changes`` are not applied yet.
+
+    ``keep_order`` (with ``split``) also cuts the range where one squash would move another
+    app's migration after code of the range (:func:`_order_pieces`). ``header=False``
+    (Django's ``--no-header``) writes no leading comment block; its warnings and notes are
+    still in the result."""
     started = time.perf_counter()
     root = Path(root).resolve()
     # Django is the source of truth: labels, migration modules and evaluated dependencies
@@ -566,10 +661,16 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     from squasher.django_loader import loader_graph
 
     whole = loader_graph(loader)
+    plan = _fresh_plan(loader) if keep_order else []
+    order_notes: list[str] = []
     for segment in _dynamic_segments(members, dynamic):
         segment_pieces, segment_cycle = _cycle_pieces(whole, app, segment, split)
-        pieces += segment_pieces
         cycle = cycle or segment_cycle
+        for cycle_free in segment_pieces:
+            ordered, reasons = (_order_pieces(loader, cycle_free, plan) if split and keep_order
+                                else ([cycle_free], []))
+            pieces += ordered
+            order_notes += reasons
     disk = loader.disk_migrations
     migration_modules = {type(m).__module__ for m in disk.values()}
     app_roots = set(graph.roots(app))
@@ -589,11 +690,13 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     t0 = time.perf_counter()
     changes = ChangeSet()
     results: list[PieceResult] = []
+    kept_single: list[MigrationKey] = []
     written_by: dict[MigrationKey, tuple[str, str]] = {}
     for index, piece in enumerate(pieces):
-        if (len(pieces) > 1 or dynamic) and len(piece) == 1:
+        if (len(pieces) > 1 or dynamic or order_notes) and len(piece) == 1:
             warnings.append(f"{piece[0][0]}.{piece[0][1]} is kept as it is (a squash of a single "
                             "migration would gain nothing)")
+            kept_single.append(piece[0])
             continue
         missing = [k for k in piece if k not in disk]
         if missing:
@@ -614,13 +717,16 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             from_state = _from_state(loader, piece) if optimize else None
         except Exception:  # noqa: BLE001 - the optimizer then checks without a base state
             from_state = None
-        optimized, django_count, optimizer_name = _optimize(operations, app, optimize,
-                                                            from_state)
+        t_optimize = time.perf_counter()
+        optimized, django_count, optimizer_name, fallback = _optimize(
+            operations, app, optimize, from_state, origins)
+        timings["optimize"] = round(timings.get("optimize", 0.0)
+                                    + time.perf_counter() - t_optimize, 3)
         optimized_count = len(optimized)
         kept = {id(op) for op in optimized}
         elided = [op for op in operations
                   if getattr(op, "elidable", False) and id(op) not in kept]
-        optimized, checkpoints = with_constraint_checkpoints(optimized)
+        optimized, checkpoints = with_constraint_checkpoints(optimized, app, from_state)
         root_in_range = piece[0] in app_roots
         dependencies = _dependencies(app, piece, covered, migrations, root_in_range)
         # a dependency on a migration an earlier piece of this split replaces: depend on that
@@ -684,7 +790,11 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
                     "are listed instead, references to it are repointed at them): Django < 6.0 "
                     "cannot load a squash of a squash that is kept")
                 absorbed_into[key] = new_name
+        if not header:
+            spec.header = []
+        t_render = time.perf_counter()
         rendered = render(spec, format_path=path)
+        timings["render"] = round(timings.get("render", 0.0) + time.perf_counter() - t_render, 3)
         changes.create(path, rendered.text)
         for key in covered:
             written_by[key] = (app, new_name)
@@ -692,7 +802,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             app=app, name=new_name, path=path, members=list(piece), replaces=replaces,
             dependencies=dependencies, ops_before=len(operations), ops_after=optimized_count,
             checkpoints=checkpoints, elided=len(elided),
-            ops_django=django_count, optimizer=optimizer_name,
+            ops_django=django_count, optimizer=optimizer_name, optimizer_fallback=fallback,
             run_python=_count(optimized, _run_python()) - checkpoints,
             run_sql=_count(optimized, _run_sql()),
             carried=rendered.carried, source_operations=rendered.source_operations,
@@ -732,7 +842,8 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     changes.check()
     return SquashResult(app=app, root=root, pieces=results, changes=changes, warnings=warnings,
                         split_from_cycle=cycle, timings=timings, notes=notes,
-                        kept_dynamic=list(dynamic))
+                        kept_dynamic=list(dynamic), split_for_order=order_notes,
+                        kept_single=kept_single)
 
 
 def _run_python() -> type:
@@ -769,24 +880,59 @@ def _check_postgres() -> None:
 def plan_and_write(root: str | Path, app: str, end: str, start: str | None = None, *,
                    name: str | None = None, split: bool = False, optimize: bool = True,
                    verify: bool = True, database: str = "sqlite", dry_run: bool = False,
-                   allow_dynamic: bool = False, settings_module: str | None = None
-                   ) -> SquashResult:
+                   allow_dynamic: bool = False, settings_module: str | None = None,
+                   header: bool = True) -> SquashResult:
     """Plan, then (unless ``dry_run``) write and verify. A failed verification removes the
-    written files and raises :class:`VerificationError`."""
+    written files and raises :class:`VerificationError`.
+
+    With ``split``, a squash whose verification differs is planned once more with the range
+    cut where it would move another app's migration after code of the range
+    (:func:`_order_pieces`); when that verifies, it is written instead, and the first
+    verification's difference is kept in the notes.
+    """
     if database not in ("sqlite", "postgres"):
         raise UsageError(f"unknown database {database!r}", hint="use sqlite or postgres")
     if verify and not dry_run and database == "postgres":
         _check_postgres()
-    result = plan_squash(root, app, end, start, name=name, split=split, optimize=optimize,
-                         allow_dynamic=allow_dynamic, settings_module=settings_module)
+    options: dict[str, Any] = dict(name=name, split=split, optimize=optimize,
+                                   allow_dynamic=allow_dynamic, settings_module=settings_module,
+                                   header=header)
+    result = plan_squash(root, app, end, start, **options)
     if dry_run:
         return result
     if not verify:
         result.changes.apply()
         return result
     t0 = time.perf_counter()
-    # Verified in a copy of the project that already has the new files: an unverified squash
-    # never reaches the user's tree, whatever happens to this process meanwhile.
+    try:
+        _verify_in_copy(result, settings_module, database)
+    except VerificationError as first_error:
+        if not split:
+            raise
+        ordered = plan_squash(root, app, end, start, keep_order=True, **options)
+        if not ordered.split_for_order:
+            raise
+        try:
+            _verify_in_copy(ordered, settings_module, database)
+        except VerificationError:
+            raise first_error from None
+        ordered.notes.append(
+            "one squash of the range did not reproduce its originals ("
+            + "; ".join([first_error.message.splitlines()[0]] + [
+                line.strip()[2:] for line in first_error.message.splitlines()
+                if line.startswith("  - ")][:3])
+            + "); cut to keep the order of other apps' migrations, the squashes verify")
+        result = ordered
+    result.changes.apply()
+    result.verified = True
+    result.timings["verify"] = round(time.perf_counter() - t0, 3)
+    return result
+
+
+def _verify_in_copy(result: SquashResult, settings_module: str | None, database: str) -> None:
+    """Verify every piece of ``result`` in a copy of the project that already has the new
+    files: an unverified squash never reaches the user's tree, whatever happens to this
+    process meanwhile. Raises :class:`VerificationError` for the first piece that differs."""
     import shutil
     import tempfile
 
@@ -801,6 +947,7 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     tmp = Path(tempfile.mkdtemp(prefix="squasher-verify-"))
     claim_temp_dir(tmp)
     copy = tmp / "tree"
+    result.verification = []
     try:
         copy = copy_project(result.root, copy).resolve()
         staged = ChangeSet()
@@ -814,8 +961,8 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
                 staged.create(target, change.new_text or "")
         staged.apply(root=copy)
         for piece in result.pieces:
-            report = verify_squash(copy, app, piece.name, settings_module=settings_module,
-                                   database=database)
+            report = verify_squash(copy, result.app, piece.name,
+                                   settings_module=settings_module, database=database)
             report.relocate(copy, result.root)
             result.verification.append(report)
             if not report.ok:
@@ -831,7 +978,3 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
         raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    result.changes.apply()
-    result.verified = True
-    result.timings["verify"] = round(time.perf_counter() - t0, 3)
-    return result

@@ -70,20 +70,152 @@ exec(compile(CHECKPOINT_SOURCE, __file__, "exec"), _checkpoint_namespace)
 constraint_checkpoint = _checkpoint_namespace[CHECKPOINT_NAME]
 
 
-def with_constraint_checkpoints(operations: list[Any]) -> tuple[list[Any], int]:
-    """Insert a checkpoint after each RunPython/RunSQL directly followed by a schema change."""
+def _is_data_op(op: Any) -> bool:
     from django.db.migrations import RunPython, RunSQL
 
-    out: list[Any] = []
+    return isinstance(op, RunPython | RunSQL)
+
+
+def _op_models(op: Any) -> set[str] | None:
+    """Lower-case names of the models whose tables ``op`` changes, plus the models its
+    relational fields point at; None when unknown (custom operations,
+    SeparateDatabaseAndState: they may alter any table)."""
+    from django.db.migrations import operations as ops
+    from django.db.migrations.operations.fields import FieldOperation
+    from django.db.migrations.operations.models import IndexOperation, ModelOperation
+
+    if type(op).__module__.split(".")[:3] != ["django", "db", "migrations"] or isinstance(
+            op, ops.SeparateDatabaseAndState):
+        return None
+    names: set[str] = set()
+    if isinstance(op, ops.RenameModel):
+        names |= {op.old_name_lower, op.new_name_lower}
+    elif isinstance(op, ModelOperation):
+        names.add(op.name_lower)
+    elif isinstance(op, FieldOperation | IndexOperation):
+        names.add(op.model_name_lower)
+    else:
+        return None
+    fields = [getattr(op, "field", None), *(f for _, f in getattr(op, "fields", None) or ())]
+    for f in fields:
+        target = getattr(getattr(f, "remote_field", None), "model", None)
+        if isinstance(target, str):
+            names.add(target.rsplit(".", 1)[-1].lower())
+        elif target is not None and hasattr(target, "_meta"):
+            names.add(target._meta.model_name)
+    return names
+
+
+def _fk_models(operations: list[Any], from_state: Any, app_label: str | None) -> set[str] | None:
+    """Models of the squashed app that take part in a foreign key (hold one or are the
+    target of one) anywhere in ``from_state`` or in the operations; None = unknown."""
+    if from_state is None:
+        return None  # models from before the range are unknown
+    out: set[str] = set()
+    for (app, name), model in from_state.models.items():
+        for f in model.fields.values():
+            target = getattr(getattr(f, "remote_field", None), "model", None)
+            if target is None:
+                continue
+            if app == app_label:
+                out.add(name)
+            if isinstance(target, str):
+                t_app, _, t_name = target.lower().rpartition(".")
+                if (t_app or app) == app_label:
+                    out.add(t_name)
+    for op in operations:
+        if _is_data_op(op):
+            continue
+        names = _op_models(op)
+        if names is None:
+            return None
+        fields = [getattr(op, "field", None), *(f for _, f in getattr(op, "fields", None) or ())]
+        if any(getattr(f, "remote_field", None) is not None for f in fields if f is not None):
+            out |= names
+    return out
+
+
+def with_constraint_checkpoints(operations: list[Any], app_label: str | None = None,
+                                from_state: Any = None) -> tuple[list[Any], int]:
+    """Insert a checkpoint after a RunPython/RunSQL only where something can be pending.
+
+    What the end of an original migration's transaction did, and a squash no longer does,
+    matters on PostgreSQL in two cases only:
+
+    1. *Deferred foreign-key checks.* Django creates FK constraints ``DEFERRABLE INITIALLY
+       DEFERRED``; rows a RunPython/RunSQL writes leave trigger events pending on tables
+       that hold a foreign key or are the target of one, and ``ALTER TABLE`` of such a
+       table then fails ("pending trigger events").  Which tables the code writes is not
+       known (treated as any table), so a checkpoint is needed when a later schema
+       operation of the squash changes a table taking part in a foreign key (from the
+       state before the squash or from any operation of it — a superset), or adds or
+       alters a relation.
+    2. *Django's deferred SQL* (indexes, constraints queued until the end of a migration)
+       queued by schema operations before the RunPython/RunSQL could collide with a
+       later schema operation on the same model (the optimizer cannot merge across the
+       RunPython/RunSQL): a checkpoint is needed when a schema operation before it, since
+       the previous checkpoint, and one after it share a model.
+
+    Operations of unknown effect (custom operations, SeparateDatabaseAndState) count as
+    changing every table.  ``app_label=None`` keeps the old conservative behaviour (a
+    checkpoint after every RunPython/RunSQL directly followed by a schema change).
+
+    The checkpoints are elidable no-ops outside PostgreSQL and counted apart from the
+    squash's operations (``constraint checkpoints: N``); with this rule they appear only
+    where the original migration boundary did real work, so they never outnumber the
+    boundaries the squash removed (each sits where a migration ended in the history).
+    """
+    if app_label is None:
+        out: list[Any] = []
+        added = 0
+        for i, op in enumerate(operations):
+            out.append(op)
+            nxt = operations[i + 1] if i + 1 < len(operations) else None
+            if _is_data_op(op) and nxt is not None and not _is_data_op(nxt):
+                out.append(_checkpoint_op())
+                added += 1
+        return out, added
+
+    fk_models = _fk_models(operations, from_state, app_label)
+    schema_models = [None if _is_data_op(op) else _op_models(op) for op in operations]
+    out = []
     added = 0
+    since_flush: set[str] | None = set()  # models with schema changes since the last flush
     for i, op in enumerate(operations):
         out.append(op)
+        if not _is_data_op(op):
+            names = schema_models[i]
+            if since_flush is not None:
+                since_flush = None if names is None else since_flush | names
+            continue
         nxt = operations[i + 1] if i + 1 < len(operations) else None
-        if (isinstance(op, RunPython | RunSQL) and nxt is not None
-                and not isinstance(nxt, RunPython | RunSQL)):
-            out.append(RunPython(constraint_checkpoint, constraint_checkpoint, elidable=True))
+        if nxt is None or _is_data_op(nxt):
+            continue  # the next RunPython/RunSQL decides for both
+        needed = False
+        for j in range(i + 1, len(operations)):
+            if _is_data_op(operations[j]):
+                continue
+            later = schema_models[j]
+            relational = any(
+                getattr(f, "remote_field", None) is not None
+                for f in [getattr(operations[j], "field", None),
+                          *(f for _, f in getattr(operations[j], "fields", None) or ())]
+                if f is not None)
+            if (later is None or fk_models is None or relational or later & fk_models
+                    or since_flush is None or later & since_flush):
+                needed = True
+                break
+        if needed:
+            out.append(_checkpoint_op())
             added += 1
+            since_flush = set()
     return out, added
+
+
+def _checkpoint_op() -> Any:
+    from django.db.migrations import RunPython
+
+    return RunPython(constraint_checkpoint, constraint_checkpoint, elidable=True)
 
 
 @dataclass

@@ -76,6 +76,8 @@ def run_squasher(*args: str, cwd: Path, env: dict[str, str] | None = None,
     full_env.pop("DJANGO_SETTINGS_MODULE", None) if env is None or "DJANGO_SETTINGS_MODULE" not in env else None
     return subprocess.run(
         [sys.executable, "-m", "squasher", *args], cwd=cwd, env=full_env, input=input,
+        # never the terminal of `pytest -s`: finalize would ask for confirmation there
+        stdin=subprocess.DEVNULL if input is None else None,
         capture_output=True, text=True, timeout=600,
     )
 

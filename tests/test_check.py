@@ -32,7 +32,8 @@ def codes(problems) -> list[str]:
 
 
 def test_codes_documented() -> None:
-    assert set(CODES) == {"SQ001", "SQ002", "SQ003", "SQ004", "SQ005", "SQ006", "SQ007", "SQ100"}
+    assert set(CODES) == {"SQ001", "SQ002", "SQ003", "SQ004", "SQ005", "SQ006", "SQ007", "SQ100",
+                          *(f"SQ2{n:02d}" for n in range(1, 9))}
 
 
 def test_clean_project(tmp_path: Path) -> None:
@@ -67,6 +68,15 @@ def test_dangling_dependency_points_at_the_tuple(tmp_path: Path) -> None:
     b1 = tmp_path / "p" / "b" / "migrations" / "0001_initial.py"
     assert ("0001_initial.py", line_of(b1, "0009_nope")) in by_file
     assert "has no migrations" in by_file[("0001_initial.py", line_of(b1, "plain"))].message
+
+
+def test_dangling_hint_never_suggests_the_migration_itself(tmp_path: Path) -> None:
+    """0002_rename depending on a missing 0001_renamed: the closest name is 0002_rename
+    itself, which is no fix; the hint names the app's other migration or says none matches."""
+    spec = {"a": [("0001_initial", {}), ("0002_rename", {"deps": [("a", "0001_renamed")]})]}
+    [problem] = [x for x in check_project(project(tmp_path, spec)) if x.code == "SQ002"]
+    assert "0002_rename" not in (problem.hint or "")
+    assert "did you mean '0001_initial'" in (problem.hint or "")
 
 
 def test_cycle(tmp_path: Path) -> None:

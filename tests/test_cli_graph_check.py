@@ -35,6 +35,14 @@ def test_check_selected_apps_clean(sample_project: Path) -> None:
     assert "no problems" in proc.stdout or " info" in proc.stdout
 
 
+def test_check_selected_apps_counts_only_those(sample_project: Path) -> None:
+    catalog = len(list((sample_project / "catalog" / "migrations").glob("[0-9]*.py")))
+    proc = run_squasher("check", "catalog", cwd=sample_project)
+    assert f"{catalog} migrations in 1 app: " in proc.stdout
+    data = json.loads(run_squasher("check", "catalog", "--format", "json", cwd=sample_project).stdout)
+    assert data["migrations"] == catalog and data["apps"] == ["catalog"]
+
+
 def test_check_json(sample_project: Path) -> None:
     proc = run_squasher("check", "--format", "json", cwd=sample_project)
     assert proc.returncode == 1
@@ -149,6 +157,9 @@ def test_pre_commit_hook_definition() -> None:
     hooks = yaml.safe_load((Path(__file__).resolve().parent.parent / ".pre-commit-hooks.yaml").read_text())
     (hook,) = [h for h in hooks if h["id"] == "squasher-check"]
     assert hook["entry"].split() == ["squasher", "check"] and hook["pass_filenames"] is False
+    # a commit that only deletes a migration has no file for `files` to match (pre-commit
+    # lists added/changed files only): the hook must run anyway
+    assert hook["always_run"] is True
     files = re.compile(hook["files"])
     assert files.search("shop/migrations/0001_initial.py")
     assert files.search("proj/settings.py") and files.search("shop/apps.py")

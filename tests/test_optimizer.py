@@ -253,15 +253,48 @@ def test_one_off_default_kept_through_rename_and_alter() -> None:
     assert_equivalent(result, ops, start)
 
 
-def test_without_one_off_rule_guard_falls_back_to_unoptimized() -> None:
+def test_without_one_off_rule_guard_leaves_out_that_reduction_only() -> None:
+    """Django's CreateModel + AddField(preserve_default=False) keeps the one-off default in
+    the state: the guard's local fallback leaves that reduction out and keeps the rest."""
     ops = [
         create("A"),
         migrations.AddField("A", "n", models.IntegerField(default=7), preserve_default=False),
+        create("B"),
+        migrations.AddField("B", "m", models.IntegerField(default=1)),
     ]
     result = optimize(ops, APP, rules=ALL_RULES - {"one_off_default"})
-    assert result.fallback == "unoptimized"
-    assert "default" in (result.reason or "")
-    assert result.operations == ops
+    assert result.fallback == "local"
+    assert kinds(result.operations) == ["CreateModel", "AddField", "CreateModel"]
+    [rejected] = result.rejected
+    assert rejected.rule == "django_reduce"
+    assert rejected.operations == ["Create model A", "Add field n to A"]
+    assert "app.a: fields differ" in rejected.differences[0]
+    assert "rule django_reduce left out: Create model A + Add field n to A" in (result.reason or "")
+    assert "longer than Django's result, which changes the model state" in (result.reason or "")
+    assert state_differences(project_state(ops, APP, None),
+                             project_state(result.operations, APP, None)) == []
+
+
+
+def test_rename_with_relation_to_old_name_between_keeps_squashers_own_result() -> None:
+    """Django folds CreateModel(B) + RenameModel(B, E) across a CreateModel(A) whose FK
+    still names B (the state then points at a model that no longer exists).  Squasher's
+    own pass keeps the rename; that longer result is right, so it is returned as is
+    (no fallback), not replaced by a re-run on Django's wrong, shorter result."""
+    ops = [
+        create("A"),
+        create("B"),
+        create("C"),
+        migrations.AddField("A", "r1", models.ForeignKey("app.B", null=True, on_delete=models.SET_NULL)),
+        migrations.RenameModel("B", "E"),
+    ]
+    result = optimize(ops, APP)
+    before = project_state(ops, APP, None)
+    assert state_differences(before, project_state(django(ops), APP, None)) != []
+    assert state_differences(before, project_state(result.operations, APP, None)) == []
+    assert result.fallback is None, result.reason
+    assert kinds(result.operations) == ["CreateModel", "CreateModel", "CreateModel", "RenameModel"]
+    assert "longer than Django's result, which changes the model state" in (result.reason or "")
 
 
 # ------------------------------------------------------------- RunPython narrowing
@@ -394,7 +427,7 @@ def test_elidable_runsql_with_state_operations_is_kept() -> None:
 def test_guard_falls_back_to_django(monkeypatch: pytest.MonkeyPatch) -> None:
     ops = [create("A"), migrations.AddField("A", "f", models.IntegerField(default=1))]
 
-    def broken(operations, app_label, from_state=None, rules=ALL_RULES):  # type: ignore[no-untyped-def]
+    def broken(operations, app_label, from_state=None, rules=ALL_RULES, gate=None):  # type: ignore[no-untyped-def]
         return [create("A")], {}
 
     monkeypatch.setattr(optimizer_pkg, "squasher_pass", broken)
@@ -498,3 +531,62 @@ def test_runpython_on_model_with_unknown_relations_is_a_full_barrier() -> None:
     result = optimize(ops, APP, from_state=state_with("A"))
     assert kinds(result.operations) == ["RunPython", "CreateModel"]
     assert [n for n, _ in result.operations[1].fields] == ["id", "f"]
+
+
+def test_local_fallback_keeps_every_other_reduction(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A rule made wrong on purpose (AlterField + AlterField of A.x keeps the first field):
+    the guard finds that one reduction, leaves it out and keeps all the others; the squash's
+    description and JSON details name the rule and the two operations' migrations."""
+    from squasher.squash import _optimize
+
+    real = optimizer_pkg.reduce_pair
+
+    def wrong(left, right, app_label, rules):  # type: ignore[no-untyped-def]
+        if (isinstance(left, migrations.AlterField) and isinstance(right, migrations.AlterField)
+                and left.model_name_lower == right.model_name_lower == "a"
+                and left.name == right.name == "x"):
+            return [left], "broken_rule"
+        return real(left, right, app_label, rules)
+
+    monkeypatch.setattr(optimizer_pkg, "reduce_pair", wrong)
+    start = state_with("A", "C", "D")
+    ops = [
+        create("B"),
+        migrations.AddField("B", "n", models.IntegerField(default=1)),
+        migrations.AlterField("A", "x", models.IntegerField(default=2)),
+        migrations.AlterField("A", "x", models.IntegerField(default=3)),
+        migrations.AlterField("A", "y", models.IntegerField(default=4)),
+        migrations.AlterField("A", "y", models.IntegerField(default=5)),
+        migrations.RenameField("B", "n", "m"),
+        migrations.AddField("C", "z", models.IntegerField(default=0)),
+        migrations.DeleteModel("C"),
+        migrations.AddField("D", "z", models.IntegerField(default=0)),
+        migrations.DeleteModel("D"),
+    ]
+    result = optimize(ops, APP, from_state=start)
+    assert result.fallback == "local", result.reason
+    # B's three operations fold into one CreateModel, the y alterations into one, C's and
+    # D's AddField into their DeleteModel (squasher rule); the x pair, which the broken rule
+    # turns into the first AlterField, is the one reduction left out.  Rerun on Django's
+    # result (where x is already folded) the rules give 5 operations: Django gives 7, the
+    # old all-or-nothing fallback kept 11.
+    [rejected] = result.rejected
+    assert rejected.rule == "broken_rule"
+    assert rejected.operations == ["Alter field x on A", "Alter field x on A"]
+    assert "app.a: fields differ: x" in rejected.differences[0]
+    # Django >= 5.0 folds AlterField + AlterField of one field itself; 4.2 does not, so there
+    # both pairs stay in Django's result and in the rerun (7 of Django's 9 operations).
+    expected, django_len, alters = (5, 7, 2) if DJANGO_VERSION >= (5, 0) else (7, 9, 4)
+    assert len(result.operations) == expected < result.django_count == len(django(ops)) == django_len
+    assert kinds(result.operations).count("AlterField") == alters
+    assert state_differences(project_state(ops, APP, start),
+                             project_state(result.operations, APP, start)) == []
+
+    origins = {id(op): ("app.migrations.0002_change", i) for i, op in enumerate(ops)}
+    out, django_count, description, details = _optimize(ops, APP, True, start, origins)
+    assert len(out) == expected and django_count == django_len
+    assert description.startswith("squasher (fallback: local: rule broken_rule left out: "
+                                  "Alter field x on A + Alter field x on A")
+    assert details is not None and details["kind"] == "local"
+    assert details["rejected"][0]["rule"] == "broken_rule"
+    assert details["rejected"][0]["migrations"] == ["0002_change[2]", "0002_change[3]"]

@@ -36,9 +36,9 @@ def _command_modules() -> list[str]:
     return ordered + sorted(found - set(ordered))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "squasher") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="squasher",
+        prog=prog,
         description=(
             "Squash, compact and repair Django migration histories. Reads migrations "
             "statically (no Django import) for graph/check/suggest/merge; imports the "
@@ -80,8 +80,18 @@ def finish_interrupted_change(root: Path | None) -> None:
         print(f"squasher: note: {message}", file=sys.stderr)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def load_command_config(args: argparse.Namespace) -> None:
+    """Read ``[tool.squasher]`` of ``--root``'s pyproject.toml once, before the command does
+    anything (a bad key is exit 2 with nothing changed); handlers find it as ``args.config``."""
+    if getattr(args, "root", None) is not None:
+        from squasher.config import load_config
+
+        args.config = load_config(args.root)
+
+
+def main(argv: Sequence[str] | None = None, prog: str = "squasher") -> int:
+    """Run one command; ``prog`` names the program in usage lines (``manage.py squasher``)."""
+    parser = build_parser(prog)
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
@@ -91,16 +101,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     try:
         finish_interrupted_change(getattr(args, "root", None))
+        load_command_config(args)
         return int(args.handler(args) or 0)
     except SquasherError as error:
         if getattr(args, "debug", False):
             raise
         error = _located_cycle(error, getattr(args, "root", None)) or error
         print(f"squasher: error: {error}", file=sys.stderr)
+        if getattr(args, "format", None) == "json":
+            # a refusal is a result too: a CI step parsing stdout gets it as JSON
+            import json
+
+            print(json.dumps({"ok": False, "command": args.command, "error": error.to_json()},
+                             indent=2))
         return error.exit_code
     except KeyboardInterrupt:
         print("squasher: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # `squasher check --format sarif | head`: the reader left; no traceback (Python's
+        # documented recipe: point stdout at devnull so the exit flush does not fail again)
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141
 
 
 def _located_cycle(error: SquasherError, root: object) -> SquasherError | None:

@@ -1,5 +1,7 @@
 """``squasher check [APP...] [--format text|json]``: report problems of the migration graph.
 
+``[tool.squasher]`` in pyproject.toml (``disable``, ``ignore-apps``, ``severity``) and
+``# squasher: ignore[CODE]`` comments decide what is shown (:func:`squasher.check.apply_config`).
 Exit status: 0 clean (info findings only), 1 problems found, 2 usage error.
 """
 
@@ -8,11 +10,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from squasher.check import CODES, check_project, exit_code
-from squasher.cli.common import add_common_arguments
-from squasher.cli.graph import load_project
-from squasher.records import Severity
-from squasher.render import problems_json, render_problem
+from squasher.cli.common import add_common_arguments, config_of, load_project
+from squasher.records import CODES, Severity
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,33 +19,79 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "check", help="report conflicts, dangling dependencies, cycles and unreadable migrations",
         description="Read every migration statically (no Django import) and report problems.\n\n"
-                    "Codes:\n" + codes + "\n\nExit status: 0 clean, 1 problems, 2 usage error.",
+                    "Codes:\n" + codes + "\n\n"
+                    "Configuration: [tool.squasher] in ROOT/pyproject.toml (disable, ignore-apps, "
+                    "severity, settings); a '# squasher: ignore[SQ004]' comment on the line a "
+                    "problem points at hides it ('# squasher: ignore': every code).\n\n"
+                    "Exit status: 0 clean (info only), 1 errors or warnings, 2 usage error.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("apps", nargs="*", metavar="APP", help="only these apps (default: all)")
-    parser.add_argument("--format", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--format", choices=("text", "json", "sarif", "github"), default="text",
+        help="text (default); json; sarif: a SARIF 2.1.0 log for GitHub code scanning "
+             "(github/codeql-action/upload-sarif); github: workflow commands that annotate "
+             "the pull request's files in GitHub Actions")
+    parser.add_argument(
+        "--against", metavar="REV", default=None,
+        help="also predict what merging REV (e.g. origin/main) into this branch would break: "
+             "conflicting leaves, dependencies on migrations REV deleted or squashed, the same "
+             "file changed on both sides (SQ2nn codes, on this branch's files). REV is read "
+             "from git objects; nothing is checked out")
     add_common_arguments(parser, settings=True, cache=True)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
+    from squasher.check import apply_config, check_project, exit_code
+    from squasher.render import problems_json, render_problem
+
+    config = config_of(args)
     project = load_project(args)
-    problems = check_project(project, args.apps or None)
-    if args.format == "json":
+    found = check_project(project, args.apps or None)
+    if args.against:
+        from squasher.against import preview_merge
+
+        wanted = set(args.apps or ())
+        found += [p for p in preview_merge(project, args.against).problems
+                  if not wanted or (p.key is not None and p.key[0] in wanted)]
+    # [tool.squasher] and `# squasher: ignore` comments, as the language server applies them
+    problems = apply_config(found, config, project=project)
+    suppressed = len(found) - len(problems)
+    apps = args.apps or project.graph.apps()
+    # `check APP…` counts only the apps asked for
+    wanted = set(apps)
+    migrations = sum(1 for app, _name in project.graph.records if app in wanted)
+    if args.format == "sarif":
+        from squasher import __version__
+        from squasher.render import problems_sarif
+
+        print(json.dumps(problems_sarif(problems, project.root, CODES, __version__), indent=2))
+    elif args.format == "github":
+        from squasher.render import problems_github
+
+        for line in problems_github(problems, project.root):
+            print(line)
+        print(f"squasher check: {migrations} migrations in {len(apps)} app(s), "
+              f"{len(problems)} finding(s)")
+    elif args.format == "json":
         print(json.dumps({
             "problems": problems_json(problems, project.root),
-            "apps": args.apps or project.graph.apps(),
-            "migrations": len(project.graph.records),
+            "apps": apps,
+            "migrations": migrations,
+            "suppressed": suppressed,
         }, indent=2))
     else:
         for problem in problems:
             print(render_problem(problem, project.root))
         counts = {sev: sum(1 for p in problems if p.severity is sev) for sev in Severity}
-        summary = f"{len(project.graph.records)} migrations in {len(project.graph.apps())} apps: "
+        summary = f"{migrations} migrations in {len(apps)} app{'s' if len(apps) != 1 else ''}: "
         if problems:
             summary += ", ".join(f"{n} {sev.value}{'s' if n != 1 and sev is not Severity.INFO else ''}"
                                  for sev, n in counts.items() if n)
         else:
             summary += "no problems"
+        if suppressed:
+            summary += f" ({suppressed} suppressed by [tool.squasher] or # squasher: ignore)"
         print(summary)
     return exit_code(problems)

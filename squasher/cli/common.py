@@ -1,4 +1,10 @@
-"""Arguments and output helpers shared by the command modules."""
+"""Arguments, project loading and output helpers shared by the command modules.
+
+Start-up time: ``squasher --help`` builds every sub-parser, so this module and each
+command module's ``register()`` import nothing heavy (no rich, networkx, libcst or
+Django); a command imports what it needs when its handler runs
+(``tests/test_cli_startup.py`` holds that line).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +12,13 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from rich.console import Console
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from squasher.config import SquasherConfig
+    from squasher.project import Project
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, settings: bool = False,
@@ -25,7 +36,8 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, settings: bool = Fa
     if settings:
         parser.add_argument(
             "--settings", metavar="MODULE", default=None,
-            help="Django settings module (default: DJANGO_SETTINGS_MODULE, else read from manage.py)",
+            help="Django settings module (default: DJANGO_SETTINGS_MODULE, else settings in "
+                 "[tool.squasher] of pyproject.toml, else read from manage.py)",
         )
         parser.add_argument(
             "--pythonpath", metavar="DIR", default=None,
@@ -34,9 +46,97 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, settings: bool = Fa
         )
 
 
+def config_of(args: argparse.Namespace) -> SquasherConfig:
+    """``[tool.squasher]`` of ``--root`` (read once by ``squasher.cli.main``; read here when a
+    handler is called directly)."""
+    config = getattr(args, "config", None)
+    if config is None:
+        from squasher.config import load_config
+
+        config = args.config = load_config(args.root)
+    return config
+
+
+def keep_last_of(args: argparse.Namespace) -> int:
+    """``--keep-last N``, else ``keep-last`` of ``[tool.squasher]``, else 0."""
+    from squasher.errors import UsageError
+
+    if args.keep_last is not None:
+        if args.keep_last < 0:
+            raise UsageError("--keep-last must be 0 or more")
+        return int(args.keep_last)
+    return config_of(args).keep_last or 0
+
+
 def console(stderr: bool = False) -> Console:
     """A rich console that prints plain text when not attached to a terminal."""
+    from rich.console import Console
+
     stream = sys.stderr if stderr else sys.stdout
     plain = not stream.isatty() or os.environ.get("NO_COLOR") is not None
     return Console(file=stream, no_color=plain, highlight=False, soft_wrap=True,
                    force_terminal=False if plain else None)
+
+
+def stdin_is_tty() -> bool:
+    """Whether a person can answer a question: stdin is a terminal (not CI, a pipe or a script)."""
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced stdin
+        return False
+
+
+def confirm(question: str) -> bool:
+    """Ask ``question [y/N]`` on stdout and read one line from stdin: True only for y/yes."""
+    sys.stdout.write(f"{question} [y/N] ")
+    sys.stdout.flush()
+    answer = sys.stdin.readline()
+    if not answer.endswith("\n"):  # end of input: no answer is no
+        sys.stdout.write("\n")
+    return answer.strip().lower() in ("y", "yes")
+
+
+def load_project(args: argparse.Namespace, *, django: str = "given") -> Project:
+    """Load the project of ``args.root`` (status spinner on a terminal) and validate ``args.apps``.
+
+    ``django`` says when Django's view replaces the static reader: ``"given"`` when settings
+    are given (``--settings`` or ``DJANGO_SETTINGS_MODULE``), ``"found"`` also when manage.py
+    names them (commands that change files), ``"never"``.
+    """
+    from squasher.discover import find_settings_module
+    from squasher.errors import UsageError
+    from squasher.project import Project
+
+    settings = getattr(args, "settings", None)
+    if django != "never" and settings is None and hasattr(args, "settings"):
+        settings = os.environ.get("DJANGO_SETTINGS_MODULE")
+        if settings is None and django == "found":
+            settings = find_settings_module(Path(args.root))
+    use_cache = not getattr(args, "no_cache", False)
+
+    def load() -> Project:
+        if settings and django != "never":
+            from squasher.django_project import load_django_project
+            from squasher.errors import SettingsError
+
+            try:
+                return load_django_project(args.root, settings)[0]
+            except SettingsError as error:
+                if django != "found" or getattr(args, "settings", None):
+                    raise
+                # settings only guessed from manage.py and they do not import here: the
+                # static reader still knows the files (said, not hidden)
+                print(f"squasher: note: reading migrations statically: {error}", file=sys.stderr)
+        return Project.load(args.root, getattr(args, "settings", None), use_cache=use_cache)
+
+    if sys.stderr.isatty():  # rich only for the spinner: its import costs start-up time
+        with console(stderr=True).status("reading migrations..."):
+            project = load()
+    else:
+        project = load()
+    if not project.packages:
+        raise UsageError(f"no migrations packages found under {project.root}",
+                         path=project.root, hint="run from your Django project or pass --root")
+    for app in getattr(args, "apps", None) or ():
+        project.graph.require_app(app)
+    return project

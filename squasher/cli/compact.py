@@ -14,11 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from rich.table import Table
-
-from squasher.cli.common import add_common_arguments, console
-from squasher.compact import compact
-from squasher.errors import UsageError
+from squasher.cli.common import add_common_arguments, console, keep_last_of
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -37,8 +33,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("apps", nargs="*", metavar="APP", help="only these apps (default: all)")
-    parser.add_argument("--keep-last", type=int, default=0, metavar="N",
-                        help="leave the newest N migrations of each app alone")
+    parser.add_argument("--keep-last", type=int, default=None, metavar="N",
+                        help="leave the newest N migrations of each app alone (default: keep-last "
+                             "of [tool.squasher] in pyproject.toml, else 0)")
     parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
                         help="verify and time on this database (postgres: SQUASHER_POSTGRES_DSN)")
     parser.add_argument("--no-timing", action="store_true", help="skip the before/after migrate timing")
@@ -52,11 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.keep_last < 0:
-        raise UsageError("--keep-last must be 0 or more")
+    from rich.table import Table
+
+    from squasher.compact import compact
+
+    keep_last = keep_last_of(args)
     out = console()
     err = console(stderr=True)
-    report = compact(args.root, args.apps or None, keep_last=args.keep_last,
+    report = compact(args.root, args.apps or None, keep_last=keep_last,
                      settings_module=args.settings, database=args.database,
                      dry_run=args.dry_run, timing=not args.no_timing, keep_going=args.keep_going,
                      progress=None if args.format == "json" else (lambda t: err.print(t, markup=False)))

@@ -1,84 +1,101 @@
-"""``squasher graph [APP...] [--format text|dot|mermaid|json] [-o FILE]``: show the migration graph."""
+"""``squasher graph [APP...] [--format text|dot|mermaid|json] [-o FILE]``: show the migration graph.
+
+With ``-o FILE`` and no ``--format`` the format follows the file's extension: ``.txt``,
+``.dot``/``.gv``, ``.mmd``/``.mermaid``, ``.json``, and pictures ``.svg``/``.png``/``.pdf``
+drawn by Graphviz's ``dot`` program when it is installed.
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import shutil
+import subprocess
 from pathlib import Path
 
-from squasher.cli.common import add_common_arguments, console
-from squasher.discover import find_settings_module
+from squasher.cli.common import add_common_arguments, load_project
 from squasher.errors import UsageError
-from squasher.fileops import write_atomic
-from squasher.project import Project
-from squasher.render import FORMATS, render
+from squasher.render import FORMATS
+
+#: output file extension -> text format
+TEXT_SUFFIXES = {".txt": "text", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
+                 ".mermaid": "mermaid", ".json": "json"}
+#: output file extension -> Graphviz output type (drawn from the dot rendering)
+IMAGE_SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "graph", help="show the migration graph (text, dot, mermaid or json)",
+        "graph", help="show the migration graph (text, dot, mermaid, json; svg/png/pdf pictures)",
         description="Read every migration statically and print each app's plan (text) or the DAG "
-                    "(dot/mermaid: squashes, replaced migrations, merges and conflicts are marked).",
+                    "(dot/mermaid: squashes, replaced migrations, merges and conflicts are marked, "
+                    "with a legend). With -o FILE the format follows the extension: .txt, .dot/.gv, "
+                    ".mmd/.mermaid, .json, or a picture .svg/.png/.pdf drawn by Graphviz (`dot` "
+                    "must be installed, e.g. apt install graphviz).",
     )
     parser.add_argument("apps", nargs="*", metavar="APP", help="only these apps (default: all)")
-    parser.add_argument("--format", choices=FORMATS, default="text")
-    parser.add_argument("-o", "--output", type=Path, default=None, help="write to FILE instead of stdout")
+    parser.add_argument("--format", choices=FORMATS, default=None,
+                        help="text (default on stdout), dot, mermaid or json")
+    parser.add_argument("-o", "--output", type=Path, default=None,
+                        help="write to FILE instead of stdout (format from its extension)")
+    parser.add_argument("--no-legend", action="store_true",
+                        help="leave the legend out of dot/mermaid output and pictures")
     add_common_arguments(parser, settings=True, cache=True)
     parser.set_defaults(handler=handle)
 
 
-def load_project(args: argparse.Namespace, *, django: str = "given") -> Project:
-    """Load the project of ``args.root`` (status spinner on a terminal) and validate ``args.apps``.
+def output_format(fmt: str | None, output: Path | None) -> tuple[str, str | None]:
+    """The text format to render and, for a picture, the Graphviz output type."""
+    suffix = output.suffix.lower() if output is not None else ""
+    if suffix in IMAGE_SUFFIXES:
+        if fmt not in (None, "dot"):
+            raise UsageError(f"{output}: a {suffix} picture is drawn from the dot rendering, "
+                             f"not --format {fmt}", hint=f"drop --format or write a "
+                             f"{next(k for k, v in TEXT_SUFFIXES.items() if v == fmt)} file")
+        return "dot", IMAGE_SUFFIXES[suffix]
+    if fmt is not None:
+        return fmt, None
+    if output is None:
+        return "text", None
+    if suffix not in TEXT_SUFFIXES:
+        known = ", ".join([*TEXT_SUFFIXES, *IMAGE_SUFFIXES])
+        raise UsageError(f"{output}: cannot tell the format from the extension {suffix or '(none)'}",
+                         hint=f"use one of {known}, or pass --format")
+    return TEXT_SUFFIXES[suffix], None
 
-    ``django`` says when Django's view replaces the static reader: ``"given"`` when settings
-    are given (``--settings`` or ``DJANGO_SETTINGS_MODULE``), ``"found"`` also when manage.py
-    names them (commands that change files), ``"never"``.
-    """
-    out = console(stderr=True)
-    settings = getattr(args, "settings", None)
-    if django != "never" and settings is None and hasattr(args, "settings"):
-        settings = os.environ.get("DJANGO_SETTINGS_MODULE")
-        if settings is None and django == "found":
-            settings = find_settings_module(Path(args.root))
-    use_cache = not getattr(args, "no_cache", False)
 
-    def load() -> Project:
-        if settings and django != "never":
-            from squasher.django_project import load_django_project
-            from squasher.errors import SettingsError
-
-            try:
-                return load_django_project(args.root, settings)[0]
-            except SettingsError as error:
-                if django != "found" or getattr(args, "settings", None):
-                    raise
-                # settings only guessed from manage.py and they do not import here: the
-                # static reader still knows the files (said, not hidden)
-                out.print(f"squasher: note: reading migrations statically: {error}",
-                          markup=False, highlight=False)
-        return Project.load(args.root, getattr(args, "settings", None), use_cache=use_cache)
-
-    if out.is_terminal:
-        with out.status("reading migrations..."):
-            project = load()
-    else:
-        project = load()
-    if not project.packages:
-        raise UsageError(f"no migrations packages found under {project.root}",
-                         path=project.root, hint="run from your Django project or pass --root")
-    for app in getattr(args, "apps", None) or ():
-        project.graph.require_app(app)
-    return project
+def draw(dot_source: str, image: str, output: Path) -> bytes:
+    """Run Graphviz's ``dot`` on ``dot_source``; a clear error when it is missing or fails."""
+    program = shutil.which("dot")
+    if program is None:
+        raise UsageError(f"{output}: drawing a {image} needs Graphviz's `dot` program, which is "
+                         "not installed", hint="install graphviz (apt install graphviz, brew "
+                         "install graphviz) or write a .dot/.mmd file")
+    try:
+        proc = subprocess.run([program, f"-T{image}"], input=dot_source.encode(),
+                              capture_output=True, timeout=300)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        raise UsageError(f"{output}: running {program} failed: {error}") from error
+    if proc.returncode != 0:
+        detail = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise UsageError(f"{output}: {program} could not draw the graph: "
+                         f"{detail[0] if detail else f'exit {proc.returncode}'}")
+    return proc.stdout
 
 
 def handle(args: argparse.Namespace) -> int:
+    from squasher.fileops import write_atomic
+    from squasher.render import render
+
+    fmt, image = output_format(args.format, args.output)
     project = load_project(args)
-    text = render(project.graph, args.format, args.apps or None, root=project.root)
-    if args.output is not None:
-        try:
-            write_atomic(args.output, text)
-        except OSError as error:
-            raise UsageError(f"cannot write {args.output}: {error.strerror}", path=args.output) from error
-    else:
+    text = render(project.graph, fmt, args.apps or None, root=project.root,
+                  legend=not args.no_legend)
+    if args.output is None:
         print(text, end="")
+        return 0
+    data: str | bytes = draw(text, image, args.output) if image else text
+    try:
+        write_atomic(args.output, data)
+    except OSError as error:
+        raise UsageError(f"cannot write {args.output}: {error.strerror}", path=args.output) from error
     return 0

@@ -1,12 +1,14 @@
-"""``squasher merge [APP...] [--rebase] [--onto APP:NAME] [--name NAME] [--strict] [--dry-run]``.
+"""``squasher merge [APP...] [--rebase] [--onto APP:NAME] [--name NAME] [--strict] [--dry-run] [--check]``.
 
 Default: write a merge migration for every app with more than one leaf (what
 ``makemigrations --merge`` writes, without questions), after reporting every model/field
 both branches touch. ``--rebase``: renumber the other branch(es) to follow one leaf
-instead, rewriting every reference in the project.
+instead, rewriting every reference in the project. ``--check``: only say whether a merge
+is needed (exit 1, naming the apps and their leaves) or not (exit 0), writing nothing, as
+``makemigrations --check``.
 
 Exit status: 0 done (or nothing to merge), 1 refused (``--strict`` overlaps, applied
-migration, cycle), 2 usage error.
+migration, cycle) or ``--check`` found an app to merge, 2 usage error.
 """
 
 from __future__ import annotations
@@ -14,13 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 
-from squasher.cli.common import add_common_arguments, console
-from squasher.cli.graph import load_project
+from squasher.cli.common import add_common_arguments, console, load_project
 from squasher.discover import find_settings_module
 from squasher.errors import UsageError
 from squasher.fileops import ChangeSet
 from squasher.merge import plan_merge
-from squasher.rebase import plan_rebase
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,8 +32,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "every model and field that more than one branch touches (--strict refuses to merge "
             "then). With --rebase, renumber the other branch(es) to follow one leaf instead, "
             "rewriting every reference to the renamed migrations anywhere in the project. "
+            "With --check, write nothing: exit 1 when a selected app has more than one leaf "
+            "(naming the apps and their leaves), 0 otherwise, as `makemigrations --check`. "
             "Exit status: 0 done (or nothing to merge), 1 refused (--strict overlaps, applied "
-            "migration, cycle), 2 usage error."
+            "migration, cycle) or --check found an app to merge, 2 usage error."
         ),
     )
     parser.add_argument("apps", nargs="*", metavar="APP", help="only these apps (default: every app with a conflict)")
@@ -49,6 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--database", metavar="ALIAS", default="default",
                         help="with --rebase and settings: database whose applied migrations must not be renamed")
     parser.add_argument("--dry-run", action="store_true", help="print the planned changes, write nothing")
+    parser.add_argument("--check", action="store_true",
+                        help="write nothing; exit 1 if a selected app needs a merge (more than one "
+                             "leaf; the apps and leaves are printed), else 0 (as makemigrations --check)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     add_common_arguments(parser, settings=True, cache=True)
     parser.set_defaults(handler=handle)
@@ -75,6 +80,8 @@ def handle(args: argparse.Namespace) -> int:
     out = console()
     conflicts = project.graph.conflicts()
     wanted = [a for a in (args.apps or sorted(conflicts)) if a in conflicts]
+    if args.check:
+        return _check(args, {app: conflicts[app] for app in wanted}, out)
     if not wanted:
         if args.apps:
             message = "nothing to merge: " + ", ".join(args.apps) + \
@@ -111,7 +118,30 @@ def handle(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check(args: argparse.Namespace, conflicts: dict[str, list[tuple[str, str]]], out) -> int:
+    """``--check``: report, write nothing; 1 when an app needs a merge."""
+    if args.format == "json":
+        print(json.dumps({"check": True, "needs_merge": bool(conflicts),
+                          "conflicts": {app: [k[1] for k in leaves] for app, leaves in conflicts.items()}},
+                         indent=2))
+        return 1 if conflicts else 0
+    if not conflicts:
+        if args.apps:
+            verb = "has" if len(args.apps) == 1 else "each have"
+            out.print(f"no merge needed: {', '.join(args.apps)} {verb} a single leaf", markup=False)
+        else:
+            out.print("no merge needed: no app has more than one leaf", markup=False)
+        return 0
+    for app, leaves in conflicts.items():
+        out.print(f"{app}: {len(leaves)} leaves, needs a merge: {', '.join(k[1] for k in leaves)}",
+                  markup=False)
+    out.print("run `squasher merge` (or `squasher merge --rebase`) to resolve", markup=False)
+    return 1
+
+
 def _rebase(args: argparse.Namespace, project, wanted: list[str], out) -> int:
+    from squasher.rebase import plan_rebase
+
     onto = _onto_for(args, wanted)
     for app in onto:
         if app not in wanted:

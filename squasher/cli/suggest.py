@@ -11,10 +11,7 @@ import argparse
 import json
 import os
 
-from squasher.cli.common import add_common_arguments, console
-from squasher.cli.graph import load_project
-from squasher.errors import UsageError
-from squasher.suggest import suggest
+from squasher.cli.common import add_common_arguments, console, keep_last_of, load_project
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,22 +25,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("apps", nargs="*", metavar="APP", help="only these apps (default: all)")
-    parser.add_argument("--keep-last", type=int, default=0, metavar="N",
-                        help="leave the newest N migrations of each app alone (default 0)")
+    parser.add_argument("--keep-last", type=int, default=None, metavar="N",
+                        help="leave the newest N migrations of each app alone (default: keep-last "
+                             "of [tool.squasher] in pyproject.toml, else 0)")
     parser.add_argument("--format", choices=("text", "json"), default="text")
     add_common_arguments(parser, settings=True, cache=True)
     parser.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> int:
-    if args.keep_last < 0:
-        raise UsageError("--keep-last must be 0 or more")
+    from squasher.suggest import suggest
+
+    keep_last = keep_last_of(args)
     project = load_project(args)
     settings = args.settings or os.environ.get("DJANGO_SETTINGS_MODULE")
-    found = suggest(project, args.apps or None, keep_last=args.keep_last, settings_module=settings)
+    found = suggest(project, args.apps or None, keep_last=keep_last, settings_module=settings)
     if args.format == "json":
         print(json.dumps({"suggestions": [s.to_json() for s in found], "exact": bool(settings),
-                          "keep_last": args.keep_last}, indent=2))
+                          "keep_last": keep_last}, indent=2))
         return 0
     out = console()
     if not found:

@@ -6,7 +6,6 @@ import argparse
 import json
 
 from squasher.cli.common import add_common_arguments
-from squasher.verify import verify_squash
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,6 +33,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from squasher.verify import verify_squash
+
     report = verify_squash(
         args.root, args.app, args.squashed, settings_module=args.settings,
         database=args.database, partial=not args.no_partial,

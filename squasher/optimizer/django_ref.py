@@ -32,6 +32,7 @@ from django.db.migrations import operations as ops_module
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.operations.models import IndexOperation
 
+from .rules import django_reduce
 from .touch import RelationGraph, is_inert, touch
 
 _DJANGO_MODULE = "django.db.migrations.operations"
@@ -128,7 +129,7 @@ def _fast_inner(ops: list[Operation], app_label: str, info) -> list[Operation] |
                 right = False  # an unrelated operation answered False
             previous = j
             other = ops[j]
-            result = op.reduce(other, app_label)
+            result = django_reduce(op, other, app_label)
             if isinstance(result, list):
                 if right:
                     return [*ops[:i], *ops[i + 1:j], *result, *ops[j + 1:]]
@@ -136,7 +137,7 @@ def _fast_inner(ops: list[Operation], app_label: str, info) -> list[Operation] |
                 # default is False (index operations) or whose reduce() is unknown
                 # (elidable, custom) is in ``universal`` and thus evaluated.
                 between = related(infos[j].blocker_keys, i, j)
-                if all(ops[k].reduce(other, app_label) is True for k in between):
+                if all(django_reduce(ops[k], other, app_label) is True for k in between):
                     return [*ops[:i], *result, *ops[i + 1:j], *ops[j + 1:]]
                 break
             if not result:

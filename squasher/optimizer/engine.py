@@ -38,9 +38,14 @@ from .rules import ReduceResult
 from .touch import Touch, is_inert
 
 PairReducer = Callable[[Operation, Operation], tuple[ReduceResult, str | None]]
+#: called just before a reduction is applied, with the two operations, the result and the
+#: rule; answering False vetoes it (the pair then counts as not commuting, which is always
+#: safe).  The guard's local fallback uses it to replay runs reduction by reduction.
+Gate = Callable[[Operation, Operation, list[Operation], str | None], bool]
 TouchFn = Callable[[Operation], Touch]
 
 _INF = float("inf")
+_VETOED = object()
 
 
 class Node:
@@ -74,8 +79,10 @@ Entry = tuple[tuple[int, ...], int, Node]
 class Engine:
     """Run reductions to a fixpoint; see module docstring."""
 
-    def __init__(self, operations: list[Operation], reducer: PairReducer, touch_fn: TouchFn) -> None:
+    def __init__(self, operations: list[Operation], reducer: PairReducer, touch_fn: TouchFn,
+                 gate: Gate | None = None) -> None:
         self.reducer = reducer
+        self.gate = gate
         self.touch_fn = touch_fn
         self.serials = itertools.count()
         self.by_model: dict[str, list[Entry]] = {}
@@ -260,7 +267,10 @@ class Engine:
         for x in candidates:
             result, rule = self.reducer(p.op, x.op)
             if isinstance(result, list):
-                return self._apply(p, x, result, rule, right, passthrough)
+                applied = self._apply(p, x, result, rule, right, passthrough)
+                if applied is not _VETOED:
+                    return applied
+                result = False
             if not result:
                 right = False
             elif rule == "option_passthrough":
@@ -276,8 +286,10 @@ class Engine:
         return node
 
     def _apply(self, p: Node, x: Node, result: list[Operation], rule: str | None,
-               right: bool, passthrough: bool) -> Node | None | bool:
+               right: bool, passthrough: bool) -> Node | None | bool | object:
         if right:
+            if self.gate is not None and not self.gate(p.op, x.op, result, rule):
+                return _VETOED
             related = {n.serial for n in self._related_between(p.touch, p, x)}
             crossed = self._narrowed_between(p, x, related)
             resume, x_next = p.next, x.next
@@ -294,6 +306,8 @@ class Engine:
                     p.partner = x.touch
                     return False
                 passthrough = passthrough or krule == "option_passthrough"
+            if self.gate is not None and not self.gate(p.op, x.op, result, rule):
+                return _VETOED
             crossed = self._narrowed_between(p, x, {n.serial for n in in_between})
             after_p = p.next
             first = self._replace(p, result)

@@ -37,6 +37,8 @@ leave a relation to the old name or rename a newer model of the same name).
 
 from __future__ import annotations
 
+import copy
+
 from django.db.migrations import operations as ops
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.operations.fields import FieldOperation
@@ -99,6 +101,20 @@ def is_identity(op: Operation) -> bool:
     return False
 
 
+def django_reduce(left: Operation, right: Operation, app_label: str) -> ReduceResult:
+    """``left.reduce(right, app_label)`` without its side effect on ``left``.
+
+    Django's ``AddIndex.reduce()`` renames ``self.index`` in place before answering a
+    ``RenameIndex``: the input list, which the Django comparison and the guard read
+    again, would then hold an AddIndex already carrying the new name, and the
+    RenameIndex after it no longer matches (results came out longer than Django's).
+    A copy owning a clone of the index is reduced instead."""
+    if isinstance(left, ops.AddIndex) and isinstance(right, ops.RenameIndex):
+        left = copy.copy(left)
+        left.index = left.index.clone()
+    return left.reduce(right, app_label)
+
+
 def reduce_pair(
     left: Operation, right: Operation, app_label: str, rules: frozenset[str]
 ) -> tuple[ReduceResult, str | None]:
@@ -113,7 +129,7 @@ def reduce_pair(
         return [right], "delete_model_collapse"
 
     try:
-        result: ReduceResult = left.reduce(right, app_label)
+        result: ReduceResult = django_reduce(left, right, app_label)
     except Exception:  # a broken custom reduce(): treat as a barrier
         return False, None
 

@@ -119,6 +119,13 @@ TEMPLATES = [{{"BACKEND": "django.template.backends.django.DjangoTemplates", "DI
                   "django.contrib.messages.context_processors.messages"]}}}}]
 DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3",
                          "NAME": BASE_DIR / "db.sqlite3"}}}}
+if __import__("os").environ.get("REALAPPS_POSTGRES_DSN"):  # benchmarks: migrate on PostgreSQL
+    from psycopg.conninfo import conninfo_to_dict as _conninfo
+
+    _pg = _conninfo(__import__("os").environ["REALAPPS_POSTGRES_DSN"])
+    DATABASES = {{"default": {{"ENGINE": "django.db.backends.postgresql", "NAME": _pg["dbname"],
+                             "USER": _pg.get("user"), "PASSWORD": _pg.get("password"),
+                             "HOST": _pg.get("host"), "PORT": _pg.get("port")}}}}
 STATIC_URL = "/static/"
 HAYSTACK_CONNECTIONS = {{"default": {{"ENGINE": "haystack.backends.simple_backend.SimpleEngine"}}}}
 OAUTH2_PROVIDER_APPLICATION_MODEL = "oauth2_provider.Application"

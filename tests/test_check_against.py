@@ -1,0 +1,214 @@
+"""``squasher check --against REV`` (issue 12): predict what merging REV would break, from git
+objects only, and compare the prediction with what a real ``git merge`` then brings
+(squasher's own check and Django's loader on the merged tree)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import require, run_squasher
+from fixtures.trees import chain, make_tree, migration_source
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
+           "GIT_COMMITTER_EMAIL": "t@e", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(repo.parent)}
+    proc = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 0, (args, proc.stderr)
+    return proc.stdout
+
+
+def write(root: Path, app: str, name: str, **opts: object) -> Path:
+    path = root / app / "migrations" / f"{name}.py"
+    path.write_text(migration_source(opts))
+    return path
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A project on ``main`` (shop: 0001..0002, blog: 0001) with a branch ``feature`` checked out."""
+    require(shutil.which("git") is not None, "git")
+    root = make_tree(tmp_path / "repo", {"shop": chain("shop", 2), "blog": chain("blog", 1)})
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    git(root, "checkout", "-qb", "feature")
+    return root
+
+
+def commit_on(root: Path, branch: str, message: str, change) -> None:  # type: ignore[no-untyped-def]
+    current = git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(root, "checkout", "-q", branch)
+    change()
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", message)
+    git(root, "checkout", "-q", current)
+
+
+def predicted(root: Path, rev: str = "main") -> tuple[int, list[dict]]:
+    proc = run_squasher("check", "--against", rev, "--format", "json", cwd=root)
+    assert proc.returncode in (0, 1), proc.stderr
+    return proc.returncode, json.loads(proc.stdout)["problems"]
+
+
+def merged_truth(root: Path, rev: str = "main") -> tuple[set[str], list[dict], str]:
+    """Merge for real in a throwaway clone: the apps Django's loader finds in conflict, what
+    squasher check says there, and Django's loader error (or "")."""
+    clone = root.parent / "merged"
+    shutil.copytree(root, clone)
+    git(clone, "merge", "-q", "--no-edit", rev)
+    proc = run_squasher("check", "--format", "json", cwd=clone)
+    script = ("import django, json, os, sys\n"
+              "sys.path.insert(0, os.getcwd())\n"
+              "os.environ['DJANGO_SETTINGS_MODULE'] = 'settings'\n"
+              "django.setup()\n"
+              "from django.db.migrations.loader import MigrationLoader\n"
+              "try:\n"
+              "    loader = MigrationLoader(None, ignore_no_migrations=True)\n"
+              "    print(json.dumps({'conflicts': sorted(loader.detect_conflicts()), 'error': ''}))\n"
+              "except Exception as e:\n"
+              "    print(json.dumps({'conflicts': [], 'error': type(e).__name__}))\n")
+    django = subprocess.run([sys.executable, "-c", script], cwd=clone, capture_output=True,
+                            text=True, timeout=120)
+    assert django.returncode == 0, django.stderr
+    data = json.loads(django.stdout)
+    shutil.rmtree(clone)
+    return set(data["conflicts"]), json.loads(proc.stdout)["problems"], data["error"]
+
+
+def tree_state(root: Path) -> str:
+    """Work tree files, index and HEAD: must be the same before and after --against."""
+    digest = hashlib.sha256()
+    for path in sorted(root.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_both_branches_add_a_migration_predicts_the_conflict_django_finds(repo: Path) -> None:
+    commit_on(repo, "main", "main adds", lambda: write(
+        repo, "shop", "0003_on_main", deps=[("shop", "0002_m2")]))
+    ours = write(repo, "shop", "0003_on_feature", deps=[("shop", "0002_m2")])
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feature adds")
+    before = tree_state(repo)
+    code, problems = predicted(repo)
+    assert tree_state(repo) == before  # nothing checked out, nothing staged
+    assert code == 1
+    [conflict] = [p for p in problems if p["code"] == "SQ201"]
+    assert conflict["path"] == str(ours.relative_to(repo)) and conflict["line"] >= 1
+    assert "after merging main" in conflict["message"]
+    django_conflicts, merged_problems, error = merged_truth(repo)
+    assert error == ""
+    assert django_conflicts == {"shop"} == {p["migration"].split(".")[0] for p in problems
+                                            if p["code"] == "SQ201"}
+    assert any(p["code"] == "SQ001" and p["path"] == conflict["path"] for p in merged_problems)
+
+
+def test_uncommitted_work_counts_as_this_branch(repo: Path) -> None:
+    commit_on(repo, "main", "main adds", lambda: write(
+        repo, "blog", "0002_on_main", deps=[("blog", "0001_m1")]))
+    write(repo, "blog", "0002_local", deps=[("blog", "0001_m1")])  # not committed
+    code, problems = predicted(repo)
+    assert code == 1 and [p["code"] for p in problems] == ["SQ201"]
+
+
+def test_dependency_on_a_migration_main_deleted_is_dangling(repo: Path) -> None:
+    def delete_and_repoint() -> None:  # main folds 0002 away
+        (repo / "shop" / "migrations" / "0002_m2.py").unlink()
+    commit_on(repo, "main", "main deletes 0002", delete_and_repoint)
+    ours = write(repo, "shop", "0003_feature", deps=[("shop", "0002_m2")])
+    code, problems = predicted(repo)
+    assert code == 1
+    [dangling] = [p for p in problems if p["code"] == "SQ202"]
+    assert dangling["path"] == str(ours.relative_to(repo))
+    assert "0002_m2" in dangling["message"]
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feature")
+    _conflicts, merged_problems, error = merged_truth(repo)
+    assert error == "NodeNotFoundError"  # Django's migrate would stop there
+    assert any(p["code"] == "SQ002" and p["path"] == dangling["path"] for p in merged_problems)
+
+
+def test_squash_on_main_replacing_what_the_branch_references(repo: Path) -> None:
+    def squash_and_finalize() -> None:
+        write(repo, "shop", "0001_squashed_0002", deps=[], initial=True)
+        for name in ("0001_m1", "0002_m2"):
+            (repo / "shop" / "migrations" / f"{name}.py").unlink()
+    commit_on(repo, "main", "main squashes and finalizes shop", squash_and_finalize)
+    ours = write(repo, "shop", "0003_feature", deps=[("shop", "0002_m2")])
+    code, problems = predicted(repo)
+    assert code == 1
+    on_ours = {p["code"] for p in problems if p["path"] == str(ours.relative_to(repo))}
+    assert "SQ202" in on_ours  # 0002_m2 is gone on main and no squash replaces it any more
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feature")
+    _conflicts, merged_problems, error = merged_truth(repo)
+    assert error == "NodeNotFoundError"
+    # every predicted code is what check reports on the really merged tree, on the same file
+    merged_on_ours = {p["code"] for p in merged_problems if p["path"] == str(ours.relative_to(repo))}
+    assert {"SQ0" + code[3:] for code in on_ours} == merged_on_ours
+
+
+def test_same_migration_name_on_both_sides(repo: Path) -> None:
+    commit_on(repo, "main", "main", lambda: write(
+        repo, "shop", "0003_x", deps=[("shop", "0002_m2")], ops="migrations.RunSQL('SELECT 1')"))
+    write(repo, "shop", "0003_x", deps=[("shop", "0002_m2")])
+    code, problems = predicted(repo)
+    assert code == 1
+    assert [p["code"] for p in problems] == ["SQ208"]
+    assert "changed differently on this branch and on main" in problems[0]["message"]
+
+
+def test_nothing_to_predict_when_main_only_touched_other_apps(repo: Path) -> None:
+    commit_on(repo, "main", "main adds to blog", lambda: write(
+        repo, "blog", "0002_on_main", deps=[("blog", "0001_m1")]))
+    write(repo, "shop", "0003_feature", deps=[("shop", "0002_m2")])
+    code, problems = predicted(repo)
+    assert (code, problems) == (0, [])
+
+
+def test_detached_head_and_text_output(repo: Path) -> None:
+    commit_on(repo, "main", "main adds", lambda: write(
+        repo, "shop", "0003_on_main", deps=[("shop", "0002_m2")]))
+    write(repo, "shop", "0003_on_feature", deps=[("shop", "0002_m2")])
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feature adds")
+    git(repo, "checkout", "-q", "--detach", "feature")
+    proc = run_squasher("check", "--against", "main", cwd=repo)
+    assert proc.returncode == 1
+    assert "shop/migrations/0003_on_feature.py" in proc.stdout and " SQ201 " in proc.stdout
+
+
+def test_bad_revisions_and_places_are_one_clear_line(repo: Path, tmp_path: Path) -> None:
+    before = tree_state(repo)
+    proc = run_squasher("check", "--against", "no-such-branch", cwd=repo)
+    assert proc.returncode == 2 and "no such revision" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    plain = make_tree(tmp_path / "plain", {"shop": chain("shop", 1)})
+    proc = run_squasher("check", "--against", "main", cwd=plain)
+    assert proc.returncode == 2 and "not in a git repository" in proc.stderr
+    assert tree_state(repo) == before
+
+
+def test_shallow_clone_without_the_merge_base_says_so(repo: Path, tmp_path: Path) -> None:
+    commit_on(repo, "main", "main adds", lambda: write(
+        repo, "shop", "0003_on_main", deps=[("shop", "0002_m2")]))
+    write(repo, "shop", "0003_on_feature", deps=[("shop", "0002_m2")])
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feature adds")
+    shallow = tmp_path / "shallow"
+    git(tmp_path, "clone", "-q", "--depth", "1", "--no-single-branch", "-b", "feature",
+        f"file://{repo}", str(shallow))
+    proc = run_squasher("check", "--against", "origin/main", cwd=shallow)
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "no common ancestor in this shallow clone" in proc.stderr
+    assert "--unshallow" in proc.stderr

@@ -1,0 +1,80 @@
+"""``squasher graph -o FILE`` picks the format from the extension; pictures via Graphviz;
+dot and Mermaid carry a legend (issue 13)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from conftest import require, run_squasher, snapshot_tree
+
+
+@pytest.mark.parametrize(("name", "check"), [
+    ("g.dot", lambda text: text.startswith("digraph migrations {")),
+    ("g.gv", lambda text: text.startswith("digraph migrations {")),
+    ("g.mmd", lambda text: text.startswith("flowchart TB")),
+    ("g.json", lambda text: "nodes" in json.loads(text)),
+    ("g.txt", lambda text: re.search(r"^blog \(\d+ migrations, CONFLICT", text, re.M) is not None),
+])
+def test_format_follows_the_extension(sample_project: Path, tmp_path: Path, name: str,
+                                      check) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / name
+    proc = run_squasher("graph", "-o", str(out), cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr
+    assert check(out.read_text())
+
+
+def test_legend_lists_the_styles_that_occur(sample_project: Path) -> None:
+    dot = run_squasher("graph", "--format", "dot", cwd=sample_project).stdout
+    legend = dot[dot.index("subgraph cluster_legend"):]
+    for flag in ("squash", "replaced", "merge", "conflict"):  # all occur in sample_apps
+        assert f"legend_{flag} [" in legend, flag
+    assert "legend_missing" not in legend  # nothing is missing in sample_apps
+    mermaid = run_squasher("graph", "--format", "mermaid", cwd=sample_project).stdout
+    assert 'subgraph legend["legend"]' in mermaid
+    assert re.search(r"^  class \S*legend_squash\S* squash$", mermaid, re.M)
+    plain = run_squasher("graph", "--format", "mermaid", "--no-legend", cwd=sample_project).stdout
+    assert "legend" not in plain
+
+
+def test_unknown_extension_and_mismatched_format_are_usage_errors(sample_project: Path,
+                                                                  tmp_path: Path) -> None:
+    before = snapshot_tree(sample_project)
+    for argv, needle in ((["-o", str(tmp_path / "g.foo")], "cannot tell the format"),
+                         (["--format", "json", "-o", str(tmp_path / "g.svg")], "not --format json")):
+        proc = run_squasher("graph", *argv, cwd=sample_project)
+        assert proc.returncode == 2
+        assert needle in proc.stderr and "Traceback" not in proc.stderr
+    assert not list(tmp_path.glob("g.*"))
+    assert snapshot_tree(sample_project) == before
+
+
+def test_svg_and_png_pictures_drawn_by_graphviz(sample_project: Path, tmp_path: Path) -> None:
+    require(shutil.which("dot") is not None, "Graphviz (dot)")
+    svg = tmp_path / "graph.svg"
+    proc = run_squasher("graph", "-o", str(svg), cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr
+    root = ET.fromstring(svg.read_bytes())
+    assert root.tag.endswith("svg")
+    texts = {t.text for t in root.iter() if t.tag.endswith("text")}
+    assert "legend" in texts and "squash (replaces migrations)" in texts
+    assert any(t and t.startswith("0029_") for t in texts)
+    png = tmp_path / "graph.png"
+    assert run_squasher("graph", "-o", str(png), cwd=sample_project).returncode == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_picture_without_graphviz_is_one_clear_line(sample_project: Path, tmp_path: Path) -> None:
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    out = tmp_path / "graph.svg"
+    proc = run_squasher("graph", "-o", str(out), cwd=sample_project,
+                        env={"PATH": str(empty) + os.pathsep + "/nonexistent"})
+    assert proc.returncode == 2
+    assert "needs Graphviz's `dot` program" in proc.stderr and "Traceback" not in proc.stderr
+    assert not out.exists()
