@@ -66,6 +66,11 @@ class ProjectState:
     config: SquasherConfig = field(default_factory=SquasherConfig)
     #: why that pyproject.toml was not used (the CLI's one-line error), else None
     config_error: str | None = None
+    #: ``check --against``: the base revision last compared with (``None``: none), the
+    #: problems merging it would bring (SQ2nn) and those it would resolve (their identities)
+    against: str | None = None
+    predicted: list[Problem] = field(default_factory=list)
+    resolved_by_merge: frozenset[tuple[Any, ...]] = frozenset()
 
     @property
     def graph(self) -> Any:
@@ -394,6 +399,49 @@ class WorkspaceIndex:
                 )
         return out
 
+    # ------------------------------------------------------------ merge predictions
+
+    def base_revision(self, state: ProjectState) -> str | None:
+        """The revision to predict merge problems against: ``against`` of ``[tool.squasher]``,
+        else ``origin/HEAD`` when the folder is in a git repository that has it."""
+        if state.config.against:
+            return state.config.against
+        import subprocess
+
+        try:
+            proc = subprocess.run(["git", "rev-parse", "--verify", "--quiet", "origin/HEAD"],
+                                  cwd=state.root, capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return None
+        return "origin/HEAD" if proc.returncode == 0 else None
+
+    def compute_prediction(self, state: ProjectState) -> tuple[str | None, Any]:
+        """``(revision, MergePreview or None)`` for ``state`` (runs in a worker thread: git)."""
+        from squasher.against import preview_merge
+
+        rev = self.base_revision(state)
+        if rev is None:
+            return None, None
+        now = [p for problems in [*state.problems.values(), state.other_problems]
+               for p in problems]
+        try:
+            return rev, preview_merge(state.project, rev, problems_now=now)
+        except UsageError as exc:  # no such revision, shallow clone...: said once, in the log
+            if state.against != rev or state.predicted:
+                self._log(f"squasher: no merge prediction against {rev}: {exc}")
+            return rev, None
+
+    def apply_prediction(self, state: ProjectState, rev: str | None, preview: Any) -> bool:
+        """Store a prediction; ``True`` when it changed (the base revision or the diagnostics)."""
+        predicted = list(preview.problems) if preview is not None else []
+        resolved = preview.resolved if preview is not None else frozenset()
+        changed = (rev, predicted, resolved) != (state.against, state.predicted,
+                                                 state.resolved_by_merge)
+        state.against, state.predicted, state.resolved_by_merge = rev, predicted, resolved
+        return changed
+
+    # ------------------------------------------------------------ diagnostics
+
     def problems_by_path(self, state: ProjectState) -> dict[Path, list[Problem]]:
         """The diagnostics of every file, as ``squasher check`` shows them: through
         :func:`squasher.check.apply_config` (``[tool.squasher]``, ``# squasher: ignore``
@@ -405,6 +453,12 @@ class WorkspaceIndex:
         found = [p for problems in [*state.problems.values(), state.other_problems]
                  for p in problems if p.path is not None]
         found += self.suggestion_problems(state)
+        if state.resolved_by_merge and state.against:
+            from squasher.against import downgrade_resolved
+
+            # as check --against: what the merge fixes is information
+            found = downgrade_resolved(found, state.resolved_by_merge, state.against)
+        found += [p for p in state.predicted if p.path is not None]
         for p in apply_config(found, state.config, project=state.project, lines_of=self.lines_of):
             out.setdefault(p.path, []).append(_narrow(p, records))  # type: ignore[arg-type]
         return out

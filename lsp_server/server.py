@@ -46,9 +46,16 @@ except importlib.metadata.PackageNotFoundError:  # running from a source tree
 MIGRATION_GLOB = "**/migrations/*.py"
 #: ``[tool.squasher]`` (a workspace folder's own pyproject.toml is the one read)
 CONFIG_GLOB = "**/pyproject.toml"
+#: where git moves a branch (commit, fetch, pull): the base branch of the merge predictions
+GIT_REF_GLOBS = ("**/.git/HEAD", "**/.git/refs/**", "**/.git/packed-refs")
 
 #: Squash suggestions (SQ100) are recomputed this long after the last edit.
 SUGGEST_DELAY = 0.4
+
+#: Merge predictions (``check --against``, SQ2nn) are recomputed this long after the last
+#: edit or ref change, and given up (logged) after PREDICT_TIMEOUT: git never blocks the editor.
+PREDICT_DELAY = 1.0
+PREDICT_TIMEOUT = 30.0
 
 #: GIL switch interval (seconds) while suggestions are computed in a worker thread.
 WORKER_SWITCH_INTERVAL = 0.0005
@@ -88,6 +95,8 @@ class SquasherServer(LanguageServer):
         self._suggest_timer: asyncio.TimerHandle | None = None
         self._suggesting = False
         self._suggest_failures = 0
+        self._predict_timer: asyncio.TimerHandle | None = None
+        self._predicting = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._problems_seen: dict[str, list[Any]] = {}
         #: editor buffers changed but not re-parsed yet (a burst of didChange is parsed once)
@@ -156,6 +165,7 @@ class SquasherServer(LanguageServer):
                 self.log_error(f"diagnostics of {state.root}", exc)
         if touched:
             self.schedule_suggestions()
+            self.schedule_predictions()
 
     def to_path(self, uri: str) -> Path | None:
         """A client URI -> the path the index knows it by."""
@@ -241,9 +251,54 @@ class SquasherServer(LanguageServer):
         self._suggest_timer = loop.call_later(delay, self._start_suggestions, loop)
 
     def _start_suggestions(self, loop: asyncio.AbstractEventLoop) -> None:
-        task = loop.create_task(self._refresh_suggestions())
+        self._spawn(loop, self._refresh_suggestions())
+
+    def _spawn(self, loop: asyncio.AbstractEventLoop, work: Any) -> None:
+        task = loop.create_task(work)
         self._tasks.add(task)  # keep a reference until done (asyncio holds only weak ones)
         task.add_done_callback(self._tasks.discard)
+
+    def schedule_predictions(self, delay: float = PREDICT_DELAY) -> None:
+        """Debounced: predict again what merging the base branch would break (SQ2nn).
+
+        git and the merged check run in a worker thread, time-boxed; the folders without a
+        base branch (no ``against`` and no ``origin/HEAD``) cost one ``git rev-parse``.
+        """
+        if self._predict_timer is not None:
+            self._predict_timer.cancel()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # unit use: predictions belong to the running server
+            return
+        self._predict_timer = loop.call_later(
+            delay, lambda: self._spawn(loop, self._refresh_predictions()))
+
+    async def _refresh_predictions(self) -> None:
+        self._predict_timer = None
+        if self._predicting:
+            self.schedule_predictions()
+            return
+        self._predicting = True
+        try:
+            loop = asyncio.get_running_loop()
+            for root, state in list(self.index.states.items()):
+                work = loop.run_in_executor(None, self.index.compute_prediction, state)
+                try:
+                    rev, preview = await asyncio.wait_for(work, PREDICT_TIMEOUT)
+                except TimeoutError:
+                    self.log(f"squasher: merge prediction for {root} took longer than "
+                             f"{PREDICT_TIMEOUT:.0f} s; skipped", types.MessageType.Warning)
+                    continue
+                if self.index.states.get(root) is not state:
+                    continue  # the folder was re-read meanwhile; its own run follows
+                if self.index.apply_prediction(state, rev, preview):
+                    self.publish(state)
+                    self.log(f"squasher: merge prediction against {rev}: "
+                             f"{len(state.predicted)} problem(s)")
+        except Exception as exc:
+            self.log_error("merge prediction", exc)
+        finally:
+            self._predicting = False
 
     async def _refresh_suggestions(self) -> None:
         self._suggest_timer = None
@@ -353,6 +408,7 @@ class SquasherServer(LanguageServer):
         for state in touched.values():
             self.publish(state)
         self.schedule_suggestions()
+        self.schedule_predictions()
 
     def add_root(self, root: Path) -> ProjectState | None:
         """Index a workspace folder, publish its diagnostics, say when its config is bad."""
@@ -439,6 +495,7 @@ def initialized(ls: SquasherServer, params: types.InitializedParams) -> None:
             ls.add_root(root)
     _freeze_heap()
     ls.schedule_suggestions(0)
+    ls.schedule_predictions(0)
     _register_watcher(ls)
 
 
@@ -458,8 +515,8 @@ def _register_watcher(ls: SquasherServer) -> None:
         types.Registration(
             id=str(uuid.uuid4()), method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES,
             register_options=types.DidChangeWatchedFilesRegistrationOptions(
-                watchers=[types.FileSystemWatcher(glob_pattern=MIGRATION_GLOB),
-                          types.FileSystemWatcher(glob_pattern=CONFIG_GLOB)]
+                watchers=[types.FileSystemWatcher(glob_pattern=glob)
+                          for glob in (MIGRATION_GLOB, CONFIG_GLOB, *GIT_REF_GLOBS)]
             ),
         )
     ])
@@ -519,8 +576,10 @@ def did_close(ls: SquasherServer, params: types.DidCloseTextDocumentParams) -> N
 @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
 @guarded()
 def watched_files(ls: SquasherServer, params: types.DidChangeWatchedFilesParams) -> None:
-    paths = [ls.to_path(c.uri) for c in params.changes]
-    ls.refresh_paths([p for p in paths if p is not None])
+    paths = [p for p in (ls.to_path(c.uri) for c in params.changes) if p is not None]
+    if any(".git" in p.parts for p in paths):  # a branch moved: predict the merge again
+        ls.schedule_predictions(0)
+    ls.refresh_paths([p for p in paths if ".git" not in p.parts])
 
 
 # ---------------------------------------------------------------- navigation
@@ -692,6 +751,18 @@ async def rebase(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     changes = act.plan_rebase_changes(ls.state_of(app), app, options.get("onto"), read,
                                       ls.index.buffers)
     return await ls.apply(f"Rebase {app}", changes)
+
+
+@server.command("squasher.rebaseOnto")
+@guarded(lambda: {"applied": False}, notify=True)
+async def rebase_onto(ls: SquasherServer, *args: Any) -> dict[str, Any]:
+    """``merge --rebase --onto REV`` for one app: follow the base branch's leaf."""
+    options = _arg(args, "app", "rev")
+    app, rev = options["app"], options["rev"]
+    changes = act.plan_rebase_onto_changes(ls.state_of(app), app, rev, ls.index.buffers)
+    result = await ls.apply(f"Rebase {app} onto {rev}", changes, from_disk=True)
+    ls.schedule_predictions(0)
+    return result
 
 
 @server.command("squasher.squash")

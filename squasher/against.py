@@ -41,6 +41,21 @@ class MergePreview:
     problems: list[Problem]
     #: migration files REV changed since the merge base (added, edited or deleted)
     changed_by_rev: int
+    #: problems of the work tree the merge makes go away (e.g. a dependency on REV's
+    #: leaf after ``merge --rebase --onto REV``), as ``(code, path, message)``
+    resolved: frozenset[tuple] = frozenset()
+
+    def downgrade_resolved(self, problems: list[Problem]) -> list[Problem]:
+        """``problems`` with those the merge resolves turned into information."""
+        return downgrade_resolved(problems, self.resolved, self.rev)
+
+
+def downgrade_resolved(problems: list[Problem], resolved: frozenset[tuple], rev: str
+                       ) -> list[Problem]:
+    """``problems`` with those in ``resolved`` (identities) turned into information that
+    says merging ``rev`` resolves them (the branch already follows REV's leaf)."""
+    return [dc_replace(p, severity=Severity.INFO, message=f"{p.message} (merging {rev} resolves it)")
+            if _identity(p) in resolved else p for p in problems]
 
 
 def _git(cwd: Path, *args: str, stdin: bytes | None = None) -> bytes:
@@ -61,29 +76,30 @@ class _GitFailed(Exception):
     pass
 
 
-def _resolve(root: Path, rev: str) -> tuple[Path, str, str]:
+def _resolve(root: Path, rev: str, option: str) -> tuple[Path, str, str]:
     """The repository's top folder, REV's commit and the merge base of HEAD and REV."""
     try:
         top = Path(_git(root, "rev-parse", "--show-toplevel").decode().strip()).resolve()
     except _GitFailed as error:
-        raise UsageError(f"--against {rev}: {root} is not in a git repository ({error})",
+        raise UsageError(f"{option} {rev}: {root} is not in a git repository ({error})",
                          path=root) from None
     try:
         commit = _git(top, "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}").decode().strip()
     except _GitFailed:
-        raise UsageError(f"--against {rev}: no such revision in {top}",
+        raise UsageError(f"{option} {rev}: no such revision in {top}",
                          hint="fetch it first (git fetch origin) or name a branch, tag or commit"
-                         ) from None
+                         + ("; a leaf name is for an app with several leaves here"
+                            if option == "--onto" else "")) from None
     try:
         _git(top, "rev-parse", "--verify", "--quiet", "HEAD^{commit}")
     except _GitFailed:
-        raise UsageError("--against: HEAD has no commit yet", path=top) from None
+        raise UsageError(f"{option}: HEAD has no commit yet", path=top) from None
     try:
         base = _git(top, "merge-base", "HEAD", commit).decode().strip()
     except _GitFailed:
         shallow = (top / ".git" / "shallow").exists()
         raise UsageError(
-            f"--against {rev}: HEAD and {rev} have no common ancestor"
+            f"{option} {rev}: HEAD and {rev} have no common ancestor"
             + (" in this shallow clone" if shallow else ""),
             hint="fetch the history that joins them (git fetch --unshallow, or "
                  "actions/checkout with fetch-depth: 0)" if shallow else
@@ -124,31 +140,55 @@ def _read_blobs(top: Path, ids: set[str]) -> dict[str, bytes]:
     return contents
 
 
-def preview_merge(project: Project, rev: str) -> MergePreview:
-    """The problems merging ``rev`` into the work tree of ``project`` would bring."""
-    from squasher.check import check_project
+@dataclass
+class MergedView:
+    """The project as it would be after merging ``rev``: its migration files merged the way
+    ``git merge`` merges them (see the module docstring), parsed and built into a graph."""
+
+    rev: str
+    commit: str
+    base: str
+    #: the merged project (records and graph); its other attributes are the work tree's
+    project: Project
+    #: files whose merged text is REV's (not the work tree's) and that text
+    from_rev: dict[Path, str]
+    #: ``SQ208``: the same migration file added, changed or deleted differently on both sides
+    both_sides: list[Problem]
+    #: migration files REV changed since the merge base (added, edited or deleted)
+    changed_by_rev: int
+
+    def read_text(self, path: Path) -> str:
+        """A migration's merged text: REV's for files taken from REV, else the work tree's."""
+        text = self.from_rev.get(Path(path))
+        return text if text is not None else Path(path).read_text("utf-8")
+
+
+def merged_view(project: Project, rev: str, *, option: str = "--against") -> MergedView:
+    """Merge the migration files of ``rev`` into the work tree of ``project`` in memory.
+
+    ``option``: the command-line option that named ``rev``, for error messages.
+    """
     from squasher.project import parse_files
 
-    top, commit, base = _resolve(project.root, rev)
+    top, commit, base = _resolve(project.root, rev, option)
     try:
         prefix = project.root.resolve().relative_to(top.resolve()).as_posix()
     except ValueError:
-        raise UsageError(f"--against: {project.root} is outside the repository {top}") from None
+        raise UsageError(f"{option}: {project.root} is outside the repository {top}") from None
     prefix = "" if prefix == "." else prefix
     try:
         at_base = _migration_blobs(top, base, prefix)
         at_rev = _migration_blobs(top, commit, prefix)
     except _GitFailed as error:
-        raise UsageError(f"--against {rev}: git could not list the files ({error})") from None
+        raise UsageError(f"{option} {rev}: git could not list the files ({error})") from None
     changed = sorted(p for p in at_base.keys() | at_rev.keys() if at_base.get(p) != at_rev.get(p))
     contents = _read_blobs(top, {b for p in changed for b in (at_base.get(p), at_rev.get(p)) if b})
 
     packages = {package.path.resolve(): package for package in project.packages.values()}
     records: dict[Path, MigrationRecord] = dict(project.records_by_path)
-    from_rev: set[Path] = set()
+    from_rev: dict[Path, str] = {}
     both: list[Problem] = []
     to_parse: list[tuple[Path, str]] = []
-    sources: dict[Path, str] = {}
     for rel in changed:
         path = top / rel
         theirs = contents.get(at_rev[rel]) if rel in at_rev else None
@@ -166,22 +206,38 @@ def preview_merge(project: Project, rev: str) -> MergePreview:
             records.pop(path, None)
         else:
             to_parse.append((path, package.app_label))
-            sources[path] = theirs.decode("utf-8", "replace")
-            from_rev.add(path)
+            from_rev[path] = theirs.decode("utf-8", "replace")
     # many files only when REV is far away: parse_files then uses both cores
-    for (path, _label), record in parse_files(to_parse, project.settings, sources).items():
+    for (path, _label), record in parse_files(to_parse, project.settings, from_rev).items():
         records[path] = record
     merged = dc_replace(
         project, records_by_path=records, problems=[],
         graph=build_graph(records.values(), project.settings, apps=project.packages,
                           unmigrated_apps=project.unmigrated_apps))
-    now = {_identity(p) for p in check_project(project)}
+    return MergedView(rev, commit, base, merged, from_rev, both, len(changed))
+
+
+def preview_merge(project: Project, rev: str, *,
+                  problems_now: list[Problem] | None = None) -> MergePreview:
+    """The problems merging ``rev`` into the work tree of ``project`` would bring.
+
+    ``problems_now``: ``check_project(project)`` when the caller has it already.
+    """
+    from squasher.check import check_project
+
+    view = merged_view(project, rev)
+    now = {_identity(p) for p in (check_project(project) if problems_now is None
+                                  else problems_now)}
+    after = check_project(view.project)
     predicted = [
-        _predicted(p, rev) for p in check_project(merged)
-        if _identity(p) not in now and p.path is not None and p.path not in from_rev
+        _predicted(p, rev) for p in after
+        if _identity(p) not in now and p.path is not None and p.path not in view.from_rev
         and p.path.is_file()
     ]
-    return MergePreview(rev, commit, base, sorted(both + predicted, key=_order), len(changed))
+    resolved = frozenset(now - {_identity(p) for p in after})
+    return MergePreview(rev, view.commit, view.base,
+                        sorted(view.both_sides + predicted, key=_order), view.changed_by_rev,
+                        resolved)
 
 
 def _identity(problem: Problem) -> tuple:
@@ -195,9 +251,7 @@ def _order(problem: Problem) -> tuple:
 def _predicted(problem: Problem, rev: str) -> Problem:
     """``SQ0nn`` in the merged tree -> ``SQ2nn`` on this branch's file."""
     code = PREDICTED_PREFIX + problem.code[3:] if problem.code.startswith("SQ0") else problem.code
-    return dc_replace(problem, code=code, message=f"after merging {rev}: {problem.message}",
-                      severity=Severity.ERROR if problem.severity is Severity.ERROR
-                      else problem.severity)
+    return dc_replace(problem, code=code, message=f"after merging {rev}: {problem.message}")
 
 
 def _both_sides(path: Path, rev: str, ours_deleted: bool, theirs_deleted: bool) -> Problem:

@@ -9,6 +9,7 @@ workspace folder); no parent directory is searched. Every key is optional::
     disable = ["SQ004"]               # codes never reported
     keep-last = 2                     # default of suggest / compact --keep-last
     severity = { SQ007 = "error", SQ001 = "warning" }   # "error" | "warning" | "info"
+    against = "origin/main"           # default of check --against; the editor's base branch
 
 An unknown key or a bad value is a :class:`~squasher.errors.UsageError` (exit 2) naming the
 file, the line when it can be found and the key. Static side only: no Django import.
@@ -53,6 +54,9 @@ class SquasherConfig:
     severity: Mapping[str, Severity] = field(default_factory=lambda: MappingProxyType({}))
     #: default of ``suggest`` / ``compact`` ``--keep-last`` (``None``: not set)
     keep_last: int | None = None
+    #: git revision ``check`` compares with (``--against``) and the language server
+    #: predicts merge conflicts against (``None``: not set; the server then tries origin/HEAD)
+    against: str | None = None
 
 
 #: pyproject.toml path -> ((mtime_ns, size), config): a command (and the language server)
@@ -121,7 +125,7 @@ def _read(path: Path) -> SquasherConfig:
 class _Validator:
     """Turns the raw table into a :class:`SquasherConfig`; every error names the key."""
 
-    KEYS = ("settings", "ignore-apps", "disable", "severity", "keep-last")
+    KEYS = ("settings", "ignore-apps", "disable", "severity", "keep-last", "against")
 
     def __init__(self, path: Path, text: str) -> None:
         self.path = path
@@ -170,8 +174,13 @@ class _Validator:
                                       or keep_last < 0):
             raise self.fail("keep-last", f"{keep_last!r} is not a whole number >= 0",
                             hint="e.g. keep-last = 2")
+        against = table.get("against")
+        if against is not None and not (isinstance(against, str) and against.strip()
+                                        and not against.startswith("-")):
+            raise self.fail("against", f"{against!r} is not a git revision",
+                            hint='e.g. against = "origin/main"')
         return SquasherConfig(
-            path=self.path, settings=settings,
+            path=self.path, settings=settings, against=against,
             ignore_apps=frozenset(self.strings("ignore-apps", table.get("ignore-apps", []),
                                                'e.g. ignore-apps = ["legacy"]')),
             disable=frozenset(self.codes("disable", table.get("disable", []))),

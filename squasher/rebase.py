@@ -37,7 +37,8 @@ from squasher.references import (
     rewrite_source,
 )
 
-__all__ = ["RebasePlan", "AppliedMigrationError", "plan_rebase", "renumbered"]
+__all__ = ["RebasePlan", "AppliedMigrationError", "plan_rebase", "plan_rebase_onto_revision",
+           "renumbered"]
 
 
 class AppliedMigrationError(SquasherError):
@@ -270,6 +271,57 @@ def plan_rebase(project: Any, app: str, *, onto: str | MigrationKey | None = Non
 
     _post_check(project, plan)
     return plan
+
+
+def plan_rebase_onto_revision(project: Any, rev: str, apps: Sequence[str] = (), *,
+                              settings_module: str | None = None, database: str | None = None,
+                              applied: set[MigrationKey] | None = None) -> list[RebasePlan]:
+    """Plan renumbering this branch's new migrations to follow ``rev``'s leaf, per app.
+
+    ``rev`` (a branch, tag or commit) is read from git objects, as ``check --against`` reads
+    it: the project's migration files are merged with REV's in memory, and every app that
+    would then have two leaves (one added on each side since the merge base) gets the
+    ordinary rebase with REV's leaf as the target. Only this branch's files change; after
+    ``git merge REV`` (or ``git rebase REV``) the app's history is linear. ``apps``: only
+    these apps (default: every app the merge would give two leaves). Returns one plan per
+    app, all computed from the same tree; an empty list when no app needs it.
+    """
+    from squasher.against import merged_view
+
+    view = merged_view(project, rev, option="--onto")
+    merged = view.project
+    local = project.graph.conflicts()
+    predicted = merged.graph.conflicts()
+    for app in apps:
+        project.graph.require_app(app)
+    plans: list[RebasePlan] = []
+    for app in apps or sorted(predicted):
+        if app in local:
+            raise UsageError(
+                f"{app} already has {len(local[app])} leaves on this branch; resolve them first",
+                hint=f"squasher merge {app} (or merge --rebase {app} --onto LEAF), then rebase "
+                     f"onto {rev}")
+        leaves = predicted.get(app, [])
+        if len(leaves) < 2:
+            continue
+        theirs = [leaf for leaf in leaves if Path(merged.graph.records[leaf].path) in view.from_rev]
+        if len(theirs) != 1 or len(leaves) != 2:
+            raise UsageError(
+                f"{app}: after merging {rev} it would have leaves "
+                f"{', '.join(k[1] for k in leaves)}, not one from each side; cannot rebase onto {rev}",
+                hint=f"merge {rev} first (git merge {rev}), then squasher merge {app}")
+        plan = plan_rebase(merged, app, onto=theirs[0], settings_module=settings_module,
+                           database=database, applied=applied, read_text=view.read_text)
+        touched = [p for p in plan.changes.paths() if Path(p) in view.from_rev]
+        if touched:  # pragma: no cover - REV's files cannot name this branch's migrations
+            raise UsageError(f"{app}: the rebase would change {rev}'s file {touched[0].name}",
+                             path=touched[0], hint=f"merge {rev} first, then squasher merge {app}")
+        plan.reason = f"following {rev}'s leaf {theirs[0][1]} (--onto {rev})"
+        plan.notes.append(
+            f"{', '.join(k[1] for k in plan.moved)} now depend on {rev}'s {theirs[0][1]}, which "
+            f"this work tree does not have yet: merge or rebase onto {rev} in git before migrating")
+        plans.append(plan)
+    return plans
 
 
 def _path_between(graph: Any, start: MigrationKey, end: MigrationKey) -> list[MigrationKey]:

@@ -89,3 +89,21 @@ def snapshot_tree(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and "__pycache__" not in p.parts and not p.name.endswith(".sqlite3")
     }
+
+
+#: test files that build in the repository's vscode-extension/ folder (npm ci, compile):
+#: never at the same time on two workers
+_SHARED_BUILD = {"test_vscode_extension.py", "test_vscode_e2e.py"}
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``--dist loadgroup`` groups: one per test file (its module fixtures are built once),
+    the real-app tests spread one by one (each builds its own copy), the extension builds
+    together."""
+    for item in items:
+        if item.path.parent.name == "realapps":
+            continue
+        group = "vscode-extension" if item.path.name in _SHARED_BUILD else item.path.stem
+        item.add_marker(pytest.mark.xdist_group(group))
+

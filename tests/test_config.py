@@ -227,9 +227,11 @@ def test_load_config_reads_every_key(tmp_path: Path) -> None:
         disable = ["sq004"]
         keep-last = 2
         severity = { SQ007 = "error", SQ001 = "WARNING" }
+        against = "origin/main"
         """)
     config = load_config(tmp_path)
     assert config.settings == "mysite.settings" and config.keep_last == 2
+    assert config.against == "origin/main"
     assert config.ignore_apps == {"legacy"} and config.disable == {"SQ004"}
     assert dict(config.severity) == {"SQ007": Severity.ERROR, "SQ001": Severity.WARNING}
     assert load_config(tmp_path) is config  # parsed once
@@ -237,6 +239,9 @@ def test_load_config_reads_every_key(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="keep-last") as error:
         load_config(tmp_path)
     assert error.value.path == tmp_path / "pyproject.toml" and error.value.hint
+    write_config(tmp_path, 'against = "--all"\n')
+    with pytest.raises(UsageError, match="against"):
+        load_config(tmp_path)
 
 
 def test_suppressions_are_comments_only() -> None:

@@ -61,6 +61,12 @@ def plan_actions(
             action = _point_at_squash(index, state, record, problem)
             if action is not None:
                 out.append(action)
+    if "SQ201" in codes and state.against:
+        out.append(PlannedAction(
+            title=f"Rebase {record.app_label}'s new migrations onto {state.against}",
+            kind="quickfix", codes=("SQ201",),
+            command=("squasher.rebaseOnto", {"app": record.app_label, "rev": state.against}),
+        ))
     if django and "SQ100" in codes:
         s = index.suggestion_at(state, record.key)
         if s is not None:
@@ -125,6 +131,20 @@ def plan_rebase_changes(state: ProjectState, app: str, onto: str | None,
 
     require_parsable_buffers(state, app, buffers)
     return plan_rebase(state.project, app, onto=onto, read_text=read_text).changes
+
+
+def plan_rebase_onto_changes(state: ProjectState, app: str, rev: str,
+                             buffers: Collection[Path] = ()) -> ChangeSet:
+    """``merge --rebase --onto REV`` for ``app`` (planned from the files on disk: REV's side
+    is compared with them); refused while an affected buffer does not parse."""
+    from squasher.errors import UsageError
+    from squasher.rebase import plan_rebase_onto_revision
+
+    require_parsable_buffers(state, app, buffers)
+    plans = plan_rebase_onto_revision(state.project, rev, [app])
+    if not plans:
+        raise UsageError(f"nothing to rebase: merging {rev} gives {app} no second leaf")
+    return plans[0].changes
 
 
 def _conflict_actions(state: ProjectState, record: MigrationRecord,

@@ -37,7 +37,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also predict what merging REV (e.g. origin/main) into this branch would break: "
              "conflicting leaves, dependencies on migrations REV deleted or squashed, the same "
              "file changed on both sides (SQ2nn codes, on this branch's files). REV is read "
-             "from git objects; nothing is checked out")
+             "from git objects; nothing is checked out. Default: `against` of [tool.squasher]; "
+             "--against '' turns that off")
     add_common_arguments(parser, settings=True, cache=True)
     parser.set_defaults(handler=handle)
 
@@ -49,11 +50,18 @@ def handle(args: argparse.Namespace) -> int:
     config = config_of(args)
     project = load_project(args)
     found = check_project(project, args.apps or None)
+    if args.against is None:
+        args.against = config.against
     if args.against:
         from squasher.against import preview_merge
 
         wanted = set(args.apps or ())
-        found += [p for p in preview_merge(project, args.against).problems
+        # the whole project's problems are the baseline; `found` is them unless APPs narrow it
+        now = None if args.apps else list(found)
+        preview = preview_merge(project, args.against, problems_now=now)
+        # what the merge itself fixes (this branch already follows REV's leaf) is no error
+        found = preview.downgrade_resolved(found)
+        found += [p for p in preview.problems
                   if not wanted or (p.key is not None and p.key[0] in wanted)]
     # [tool.squasher] and `# squasher: ignore` comments, as the language server applies them
     problems = apply_config(found, config, project=project)

@@ -1,9 +1,11 @@
-"""``squasher merge [APP...] [--rebase] [--onto APP:NAME] [--name NAME] [--strict] [--dry-run] [--check]``.
+"""``squasher merge [APP...] [--rebase] [--onto APP:NAME|REV] [--name NAME] [--strict] [--dry-run] [--check]``.
 
 Default: write a merge migration for every app with more than one leaf (what
 ``makemigrations --merge`` writes, without questions), after reporting every model/field
 both branches touch. ``--rebase``: renumber the other branch(es) to follow one leaf
-instead, rewriting every reference in the project. ``--check``: only say whether a merge
+instead, rewriting every reference in the project; ``--rebase --onto REV`` (a git branch,
+tag or commit, read without a checkout) renumbers this branch's new migrations to follow
+REV's leaf before the branches are merged. ``--check``: only say whether a merge
 is needed (exit 1, naming the apps and their leaves) or not (exit 0), writing nothing, as
 ``makemigrations --check``.
 
@@ -32,6 +34,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "every model and field that more than one branch touches (--strict refuses to merge "
             "then). With --rebase, renumber the other branch(es) to follow one leaf instead, "
             "rewriting every reference to the renamed migrations anywhere in the project. "
+            "With --rebase --onto REV (e.g. origin/main), fix a pull request before it is merged: "
+            "this branch's new migrations are renumbered to follow REV's leaf wherever merging REV "
+            "would give an app two leaves (REV is read from git objects; nothing is checked out; "
+            "see `squasher check --against REV`). "
             "With --check, write nothing: exit 1 when a selected app has more than one leaf "
             "(naming the apps and their leaves), 0 otherwise, as `makemigrations --check`. "
             "Exit status: 0 done (or nothing to merge), 1 refused (--strict overlaps, applied "
@@ -41,10 +47,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("apps", nargs="*", metavar="APP", help="only these apps (default: every app with a conflict)")
     parser.add_argument("--rebase", action="store_true",
                         help="renumber the other branch to follow one leaf instead of writing a merge migration")
-    parser.add_argument("--onto", metavar="APP:NAME", action="append", default=[],
+    parser.add_argument("--onto", metavar="APP:NAME|REV", action="append", default=[],
                         help="with --rebase: the leaf to rebase onto (name or prefix; APP: may be omitted "
                              "when one app is merged). Default: keep the branch with the oldest files "
-                             "(git, else mtime)")
+                             "(git, else mtime). When the selected apps have a single leaf here, a git "
+                             "revision instead (branch, tag, commit: e.g. origin/main): follow the "
+                             "leaves that merging it would bring")
     parser.add_argument("--name", help="name for the merge migration (instead of merge_<leaves>)")
     parser.add_argument("--strict", action="store_true",
                         help="refuse to merge when branches touch the same model/field")
@@ -82,6 +90,9 @@ def handle(args: argparse.Namespace) -> int:
     wanted = [a for a in (args.apps or sorted(conflicts)) if a in conflicts]
     if args.check:
         return _check(args, {app: conflicts[app] for app in wanted}, out)
+    if args.rebase and not wanted and len(args.onto) == 1 and ":" not in args.onto[0]:
+        # nothing to rebase here: --onto names the revision whose leaves to follow
+        return _rebase_onto_revision(args, project, args.onto[0], out)
     if not wanted:
         if args.apps:
             message = "nothing to merge: " + ", ".join(args.apps) + \
@@ -153,6 +164,27 @@ def _rebase(args: argparse.Namespace, project, wanted: list[str], out) -> int:
     for app in wanted:
         plans.append(plan_rebase(project, app, onto=onto.get(app), settings_module=settings,
                                  database=args.database))
+    return _apply_rebases(args, project, plans, out)
+
+
+def _rebase_onto_revision(args: argparse.Namespace, project, rev: str, out) -> int:
+    from squasher.rebase import plan_rebase_onto_revision
+
+    settings = find_settings_module(project.root, args.settings)
+    plans = plan_rebase_onto_revision(project, rev, args.apps, settings_module=settings,
+                                      database=args.database)
+    if not plans:
+        message = f"nothing to rebase: merging {rev} gives no app a second leaf"
+        if args.format == "json":
+            print(json.dumps({"changes": [], "dry_run": args.dry_run, "rebases": [],
+                              "message": message}, indent=2))
+        else:
+            out.print(message, markup=False)
+        return 0
+    return _apply_rebases(args, project, plans, out)
+
+
+def _apply_rebases(args: argparse.Namespace, project, plans: list, out) -> int:
     # Every app's plan was computed from the same tree: they touch different files
     # unless two apps reference each other; apply them together.
     combined = ChangeSet()
