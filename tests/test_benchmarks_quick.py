@@ -30,6 +30,7 @@ SUBPROCESS_TIMEOUT = 240
 
 #: every benchmark script and the test that runs it
 COVERED = {
+    "bench_against.py": "test_bench_against_quick",
     "bench_graph.py": "test_bench_graph_quick",
     "bench_lsp.py": "test_bench_lsp_quick",
     "bench_optimizer.py": "test_bench_optimizer_quick",
@@ -63,6 +64,24 @@ def test_every_benchmark_script_is_covered() -> None:
         else:
             path, name = test.split("::")
             assert f"def {name}(" in (REPO_ROOT / path).read_text(), test
+
+
+def test_bench_against_quick(tmp_path: Path) -> None:
+    apps, per_app = 6, 20
+    out = tmp_path / "against.json"
+    proc = _bench("bench_against.py", "--apps", str(apps), "--per-app", str(per_app),
+                  "--repeat", "1", "--json", str(out), cwd=tmp_path)
+    result = json.loads(out.read_text())
+    far, near = result["far"], result["near"]
+    # far: REV's whole graph comes from git; near: REV adds one migration to each app
+    assert far["read_from_rev"] == far["merged"] == apps * per_app
+    assert near["read_from_rev"] == apps and near["merged"] == apps * per_app + apps + 5
+    assert (far["predicted"], far["check_against_exit"]) == (0, 0)
+    assert (near["predicted"], near["check_against_exit"]) == (5, 1)
+    for row in (far, near):
+        for key in ("merged_view", "preview", "cpu", "check", "check_against"):
+            assert _positive(row[key]), (key, row)
+    assert f"graph of {apps * per_app} migrations <= 2 s" in proc.stdout
 
 
 def test_bench_graph_quick(tmp_path: Path) -> None:
