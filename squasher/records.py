@@ -84,6 +84,12 @@ class OperationSummary:
         return f"{self.kind}{target}"
 
 
+#: the version of every ``--format json`` document's shape (the CLI's envelope ``version``,
+#: ``command``, ``ok`` and the commands' own keys); bumped when a key changes meaning or goes
+#: away, not when one is added
+JSON_VERSION = 1
+
+
 class Severity(Enum):
     ERROR = "error"
     WARNING = "warning"

@@ -306,7 +306,11 @@ def graph_json(graph: MigrationGraph, apps: list[str], root: Path | None = None)
 
 
 def render_json(graph: MigrationGraph, apps: list[str], root: Path | None = None) -> str:
-    return json.dumps(graph_json(graph, apps, root), indent=2) + "\n"
+    """``graph --format json``: the graph document, with the CLI's ``version`` and ``command``."""
+    from squasher.records import JSON_VERSION
+
+    document = {"version": JSON_VERSION, "command": "graph", **graph_json(graph, apps, root)}
+    return json.dumps(document, indent=2) + "\n"
 
 
 def problems_json(problems: list[Problem], root: Path | None = None) -> list[dict]:

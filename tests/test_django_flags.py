@@ -170,7 +170,8 @@ def test_merge_check_reports_conflict_and_writes_nothing(conflict: Path) -> None
 
     data = run_squasher("merge", "--check", "--format", "json", cwd=conflict)
     assert data.returncode == 1, data.stderr
-    assert json.loads(data.stdout) == {"check": True, "needs_merge": True,
+    assert json.loads(data.stdout) == {"version": 1, "command": "merge", "ok": False,
+                                       "check": True, "needs_merge": True,
                                        "conflicts": {"blog": ["0003_title_a", "0004_tag"]}}
     # the options that shape a merge do not make --check write one
     shaped = run_squasher("merge", "blog", "--check", "--name", "join", cwd=conflict)
@@ -185,7 +186,8 @@ def test_merge_check_passes_without_conflict(conflict: Path) -> None:
     assert "no merge needed: news has a single leaf" in news.stdout
     data = run_squasher("merge", "news", "--check", "--format", "json", cwd=conflict)
     assert data.returncode == 0, data.stderr
-    assert json.loads(data.stdout) == {"check": True, "needs_merge": False, "conflicts": {}}
+    assert json.loads(data.stdout) == {"version": 1, "command": "merge", "ok": True,
+                                       "check": True, "needs_merge": False, "conflicts": {}}
     # once merged, the whole project passes
     assert run_squasher("merge", cwd=conflict).returncode == 0
     before = snapshot_tree(conflict)

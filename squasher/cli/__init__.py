@@ -9,15 +9,17 @@ and an exit code; no command logic lives here.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import os
 import pkgutil
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from squasher import __version__
+from squasher.cli.common import apply_output_options
 from squasher.errors import SquasherError
 
 # Order in ``squasher --help``; modules not listed are appended alphabetically.
@@ -89,6 +91,16 @@ def load_command_config(args: argparse.Namespace) -> None:
         args.config = load_config(args.root)
 
 
+@contextlib.contextmanager
+def _quiet(args: argparse.Namespace) -> Iterator[None]:
+    """``-v 0``: no text on stdout (documents asked for with --format still print)."""
+    if getattr(args, "verbosity", 1) != 0 or getattr(args, "format", "text") not in (None, "text"):
+        yield
+        return
+    with open(os.devnull, "w") as devnull, contextlib.redirect_stdout(devnull):
+        yield
+
+
 def main(argv: Sequence[str] | None = None, prog: str = "squasher") -> int:
     """Run one command; ``prog`` names the program in usage lines (``manage.py squasher``)."""
     parser = build_parser(prog)
@@ -100,9 +112,11 @@ def main(argv: Sequence[str] | None = None, prog: str = "squasher") -> int:
     # SIGTERM unwinds like Ctrl-C, so temporary copies and databases are removed
     signal.signal(signal.SIGTERM, _terminate)
     try:
+        apply_output_options(args)
         finish_interrupted_change(getattr(args, "root", None))
         load_command_config(args)
-        return int(args.handler(args) or 0)
+        with _quiet(args):
+            return int(args.handler(args) or 0)
     except SquasherError as error:
         if getattr(args, "debug", False):
             raise
@@ -110,10 +124,9 @@ def main(argv: Sequence[str] | None = None, prog: str = "squasher") -> int:
         print(f"squasher: error: {error}", file=sys.stderr)
         if getattr(args, "format", None) == "json":
             # a refusal is a result too: a CI step parsing stdout gets it as JSON
-            import json
+            from squasher.cli.common import print_json
 
-            print(json.dumps({"ok": False, "command": args.command, "error": error.to_json()},
-                             indent=2))
+            print_json(args, {"error": error.to_json()}, ok=False)
         return error.exit_code
     except KeyboardInterrupt:
         print("squasher: interrupted", file=sys.stderr)

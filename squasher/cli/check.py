@@ -10,7 +10,14 @@ from __future__ import annotations
 import argparse
 import json
 
-from squasher.cli.common import add_common_arguments, config_of, load_project
+from squasher.cli.common import (
+    add_common_arguments,
+    color_enabled,
+    config_of,
+    console,
+    load_project,
+    print_json,
+)
 from squasher.records import CODES, Severity
 
 
@@ -83,15 +90,18 @@ def handle(args: argparse.Namespace) -> int:
         print(f"squasher check: {migrations} migrations in {len(apps)} app(s), "
               f"{len(problems)} finding(s)")
     elif args.format == "json":
-        print(json.dumps({
+        print_json(args, {
             "problems": problems_json(problems, project.root),
             "apps": apps,
             "migrations": migrations,
             "suppressed": suppressed,
-        }, indent=2))
+        }, ok=exit_code(problems) == 0)
     else:
-        for problem in problems:
-            print(render_problem(problem, project.root))
+        if color_enabled():  # rich only when it colours: plain check starts faster
+            _print_coloured([render_problem(p, project.root) for p in problems])
+        else:
+            for problem in problems:
+                print(render_problem(problem, project.root))
         counts = {sev: sum(1 for p in problems if p.severity is sev) for sev in Severity}
         summary = f"{migrations} migrations in {len(apps)} app{'s' if len(apps) != 1 else ''}: "
         if problems:
@@ -103,3 +113,20 @@ def handle(args: argparse.Namespace) -> int:
             summary += f" ({suppressed} suppressed by [tool.squasher] or # squasher: ignore)"
         print(summary)
     return exit_code(problems)
+
+
+#: how each severity word of a finding line is coloured (as Django's system checks do)
+_SEVERITY_STYLES = {" error: ": "bold red", " warning: ": "yellow", " info: ": "cyan",
+                    " hint: ": "dim"}
+
+
+def _print_coloured(lines: list[str]) -> None:
+    from rich.text import Text
+
+    out = console()
+    for line in lines:
+        text = Text(line)
+        for word, style in _SEVERITY_STYLES.items():
+            text.highlight_words([word], style=style)
+        out.print(text)
+

@@ -33,6 +33,14 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, settings: bool = Fa
         help="project root to scan for migrations (default: current directory)",
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
+    parser.add_argument(
+        "-v", "--verbosity", type=int, choices=(0, 1, 2, 3), default=1,
+        help="as Django's commands: 0 prints no text on stdout (the exit status and errors "
+             "only; --format json still prints), 1 normal (default), 2 the same, 3 also "
+             "tracebacks (as --debug)")
+    parser.add_argument("--no-color", action="store_true", help="never colour the output")
+    parser.add_argument("--force-color", action="store_true",
+                        help="colour the output even when it is not a terminal")
     if settings:
         parser.add_argument(
             "--settings", metavar="MODULE", default=None,
@@ -68,14 +76,56 @@ def keep_last_of(args: argparse.Namespace) -> int:
     return config_of(args).keep_last or 0
 
 
+#: ``--no-color`` / ``--force-color`` of the running command ("never", "always" or None:
+#: colour on a terminal unless NO_COLOR is set), set by :func:`apply_output_options`
+_color: str | None = None
+
+from squasher.records import JSON_VERSION  # noqa: E402 - the one definition, re-exported
+
+
+def apply_output_options(args: argparse.Namespace) -> None:
+    """``--no-color`` / ``--force-color`` / ``--verbosity 3``, before the command runs."""
+    global _color
+    if getattr(args, "no_color", False) and getattr(args, "force_color", False):
+        from squasher.errors import UsageError
+
+        raise UsageError("--no-color and --force-color cannot be used together")
+    _color = ("never" if getattr(args, "no_color", False)
+              else "always" if getattr(args, "force_color", False) else None)
+    if getattr(args, "verbosity", 1) >= 3:
+        args.debug = True
+
+
+def color_enabled(stream: object = None) -> bool:
+    """Whether output to ``stream`` (default stdout) is coloured: ``--force-color``, else a
+    terminal without ``--no-color`` or NO_COLOR (https://no-color.org)."""
+    if _color is not None:
+        return _color == "always"
+    target = stream if stream is not None else sys.stdout
+    isatty = getattr(target, "isatty", None)
+    return bool(isatty and isatty()) and os.environ.get("NO_COLOR") is None
+
+
 def console(stderr: bool = False) -> Console:
-    """A rich console that prints plain text when not attached to a terminal."""
+    """A rich console that prints plain text when not attached to a terminal (or with
+    ``--no-color`` / NO_COLOR), in colour on one (or anywhere with ``--force-color``)."""
     from rich.console import Console
 
     stream = sys.stderr if stderr else sys.stdout
-    plain = not stream.isatty() or os.environ.get("NO_COLOR") is not None
+    if _color == "always":
+        return Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
+    plain = _color == "never" or not stream.isatty() or os.environ.get("NO_COLOR") is not None
     return Console(file=stream, no_color=plain, highlight=False, soft_wrap=True,
                    force_terminal=False if plain else None)
+
+
+def print_json(args: argparse.Namespace, result: dict[str, object], *, ok: bool = True) -> None:
+    """A command's ``--format json`` document: the envelope ``version`` (:data:`JSON_VERSION`),
+    ``command`` and ``ok`` (the exit status is 0), then the command's own keys."""
+    import json
+
+    document = {"version": JSON_VERSION, "command": args.command, "ok": ok, **result}
+    print(json.dumps(document, indent=2))
 
 
 def stdin_is_tty() -> bool:

@@ -12,9 +12,8 @@ skipped), 2 usage error.
 from __future__ import annotations
 
 import argparse
-import json
 
-from squasher.cli.common import add_common_arguments, console, keep_last_of
+from squasher.cli.common import add_common_arguments, console, keep_last_of, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -61,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
                      dry_run=args.dry_run, timing=not args.no_timing, keep_going=args.keep_going,
                      progress=None if args.format == "json" else (lambda t: err.print(t, markup=False)))
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        print_json(args, report.to_json(), ok=report.ok)
         return 0 if report.ok else 1
     for note in report.skipped:
         out.print(f"skipped {note}", markup=False)

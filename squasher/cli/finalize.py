@@ -13,12 +13,18 @@ check, confirmation not given), 2 usage error (not a squash, half-finalized with
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from squasher.cli.common import add_common_arguments, confirm, console, load_project, stdin_is_tty
+from squasher.cli.common import (
+    add_common_arguments,
+    confirm,
+    console,
+    load_project,
+    print_json,
+    stdin_is_tty,
+)
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -71,7 +77,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.format == "json":
         if not args.dry_run and plan.changes:
             plan.changes.apply()
-        print(json.dumps({**plan.to_json(project.root), "dry_run": args.dry_run}, indent=2))
+        print_json(args, {**plan.to_json(project.root), "dry_run": args.dry_run})
         return 0
     out = console()
     if plan.message:

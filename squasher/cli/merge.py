@@ -16,9 +16,8 @@ migration, cycle) or ``--check`` found an app to merge, 2 usage error.
 from __future__ import annotations
 
 import argparse
-import json
 
-from squasher.cli.common import add_common_arguments, console, load_project
+from squasher.cli.common import add_common_arguments, console, load_project, print_json
 from squasher.discover import find_settings_module
 from squasher.errors import UsageError
 from squasher.fileops import ChangeSet
@@ -100,7 +99,7 @@ def handle(args: argparse.Namespace) -> int:
         else:
             message = "nothing to merge: no app has more than one leaf"
         if args.format == "json":
-            print(json.dumps({"changes": [], "message": message}))
+            print_json(args, {"changes": [], "message": message})
         else:
             out.print(message)
         return 0
@@ -112,7 +111,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.format == "json":
         if not args.dry_run:
             plan.changes.apply()
-        print(json.dumps({**plan.to_json(project.root), "dry_run": args.dry_run}, indent=2))
+        print_json(args, {**plan.to_json(project.root), "dry_run": args.dry_run})
         return 0
     for overlap in plan.overlaps:
         out.print(f"warning: {overlap.render(project.root)}")
@@ -132,9 +131,9 @@ def handle(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace, conflicts: dict[str, list[tuple[str, str]]], out) -> int:
     """``--check``: report, write nothing; 1 when an app needs a merge."""
     if args.format == "json":
-        print(json.dumps({"check": True, "needs_merge": bool(conflicts),
+        print_json(args, {"check": True, "needs_merge": bool(conflicts),
                           "conflicts": {app: [k[1] for k in leaves] for app, leaves in conflicts.items()}},
-                         indent=2))
+                   ok=not conflicts)
         return 1 if conflicts else 0
     if not conflicts:
         if args.apps:
@@ -176,8 +175,8 @@ def _rebase_onto_revision(args: argparse.Namespace, project, rev: str, out) -> i
     if not plans:
         message = f"nothing to rebase: merging {rev} gives no app a second leaf"
         if args.format == "json":
-            print(json.dumps({"changes": [], "dry_run": args.dry_run, "rebases": [],
-                              "message": message}, indent=2))
+            print_json(args, {"changes": [], "dry_run": args.dry_run, "rebases": [],
+                              "message": message})
         else:
             out.print(message, markup=False)
         return 0
@@ -199,8 +198,8 @@ def _apply_rebases(args: argparse.Namespace, project, plans: list, out) -> int:
     if args.format == "json":
         if not args.dry_run:
             combined.apply()
-        print(json.dumps({"changes": combined.to_json(project.root), "dry_run": args.dry_run,
-                          "rebases": [p.to_json(project.root) for p in plans]}, indent=2))
+        print_json(args, {"changes": combined.to_json(project.root), "dry_run": args.dry_run,
+                          "rebases": [p.to_json(project.root) for p in plans]})
         return 0
     if not args.dry_run:
         combined.apply()

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
-from squasher.cli.common import add_common_arguments, console
+from squasher.cli.common import add_common_arguments, console, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -68,9 +67,8 @@ def handle(args: argparse.Namespace) -> int:
         header=not args.no_header,
     )
     if args.format == "json":
-        json.dump({"changes": result.changes.to_json(result.root), "summary": result.summary()},
-                  sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        print_json(args, {"changes": result.changes.to_json(result.root),
+                          "summary": result.summary()})
         return 0
     out = console()
     if result.split_from_cycle:

@@ -8,10 +8,15 @@ exact, otherwise a static estimate (marked ``~``). Exit status 0 (also when noth
 from __future__ import annotations
 
 import argparse
-import json
 import os
 
-from squasher.cli.common import add_common_arguments, console, keep_last_of, load_project
+from squasher.cli.common import (
+    add_common_arguments,
+    console,
+    keep_last_of,
+    load_project,
+    print_json,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -41,8 +46,8 @@ def handle(args: argparse.Namespace) -> int:
     settings = args.settings or os.environ.get("DJANGO_SETTINGS_MODULE")
     found = suggest(project, args.apps or None, keep_last=keep_last, settings_module=settings)
     if args.format == "json":
-        print(json.dumps({"suggestions": [s.to_json() for s in found], "exact": bool(settings),
-                          "keep_last": keep_last}, indent=2))
+        print_json(args, {"suggestions": [s.to_json() for s in found], "exact": bool(settings),
+                          "keep_last": keep_last})
         return 0
     out = console()
     if not found:

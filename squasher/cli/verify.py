@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import json
 
-from squasher.cli.common import add_common_arguments
+from squasher.cli.common import add_common_arguments, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +39,7 @@ def handle(args: argparse.Namespace) -> int:
         database=args.database, partial=not args.no_partial,
     )
     if args.format == "json":
-        print(json.dumps(report.to_json(), indent=2))
+        print_json(args, report.to_json(), ok=report.ok)
     else:
         print(report.render())
     return 0 if report.ok else 1
