@@ -78,3 +78,39 @@ def test_picture_without_graphviz_is_one_clear_line(sample_project: Path, tmp_pa
     assert proc.returncode == 2
     assert "needs Graphviz's `dot` program" in proc.stderr and "Traceback" not in proc.stderr
     assert not out.exists()
+
+
+def test_html_page_is_self_contained_and_shows_a_clicked_migration(sample_project: Path,
+                                                                   tmp_path: Path) -> None:
+    """``-o graph.html``: one file (inline SVG, data and script, nothing fetched); opened in
+    a real headless Chromium on ``#billing.0003_payment``, the panel shows that migration."""
+    require(shutil.which("dot") is not None, "Graphviz (dot)")
+    page = tmp_path / "graph.html"
+    proc = run_squasher("graph", "-o", str(page), cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr
+    text = page.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<?xml" not in text
+    assert not re.search(r"""(src|href)=["']?(https?:)?//""", text)  # nothing from the network
+    assert text.count('class="node"') >= 70 and ">legend<" in text
+    data = json.loads(re.search(r'id="squasher-data">(.*?)</script>', text, re.S).group(1))
+    node = data["nodes"][data["ids"]["billing.0003_payment"]]
+    assert node["operations"] == ["CreateModel billing.payment"]
+    assert node["replaced_by"] == "billing.0001_squashed_0004_alter_invoice_number"
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(browser is not None, "Chromium (vscode-extension/e2e/setup.sh installs it)")
+    import subprocess
+
+    dom = subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
+         page.as_uri() + "#billing.0003_payment"],
+        capture_output=True, text=True, timeout=120).stdout
+    details = re.search(r'<div id="details">(.*?)</div></aside>', dom, re.S)
+    assert details is not None, dom[-2000:]
+    shown = details.group(1)
+    assert "<h2>billing.0003_payment</h2>" in shown
+    assert "billing/migrations/0003_payment.py:" in shown
+    assert "replaced by the squash billing.0001_squashed_0004_alter_invoice_number" in shown
+    assert "<li>billing.0002_invoice_amount</li>" in shown
+    assert "<li>CreateModel billing.payment</li>" in shown
+    assert 'class="node selected"' in dom  # the drawing marks it too

@@ -2,7 +2,8 @@
 
 With ``-o FILE`` and no ``--format`` the format follows the file's extension: ``.txt``,
 ``.dot``/``.gv``, ``.mmd``/``.mermaid``, ``.json``, and pictures ``.svg``/``.png``/``.pdf``
-drawn by Graphviz's ``dot`` program when it is installed.
+drawn by Graphviz's ``dot`` program when it is installed, and ``.html``: one self-contained
+page with that drawing, pan/zoom and a panel showing a clicked migration (``render_html``).
 """
 
 from __future__ import annotations
@@ -20,17 +21,19 @@ from squasher.render import FORMATS
 TEXT_SUFFIXES = {".txt": "text", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
                  ".mermaid": "mermaid", ".json": "json"}
 #: output file extension -> Graphviz output type (drawn from the dot rendering)
-IMAGE_SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+IMAGE_SUFFIXES = {".svg": "svg", ".png": "png", ".pdf": "pdf", ".html": "html", ".htm": "html"}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
-        "graph", help="show the migration graph (text, dot, mermaid, json; svg/png/pdf pictures)",
+        "graph", help="show the migration graph (text, dot, mermaid, json; svg/png/pdf pictures, html page)",
         description="Read every migration statically and print each app's plan (text) or the DAG "
                     "(dot/mermaid: squashes, replaced migrations, merges and conflicts are marked, "
                     "with a legend). With -o FILE the format follows the extension: .txt, .dot/.gv, "
-                    ".mmd/.mermaid, .json, or a picture .svg/.png/.pdf drawn by Graphviz (`dot` "
-                    "must be installed, e.g. apt install graphviz).",
+                    ".mmd/.mermaid, .json, a picture .svg/.png/.pdf drawn by Graphviz (`dot` "
+                    "must be installed, e.g. apt install graphviz), or .html: one self-contained "
+                    "page with that picture, pan and zoom, and a panel showing the migration you "
+                    "click (file, marks, dependencies, operations).",
     )
     parser.add_argument("apps", nargs="*", metavar="APP", help="only these apps (default: all)")
     parser.add_argument("--format", choices=FORMATS, default=None,
@@ -93,7 +96,16 @@ def handle(args: argparse.Namespace) -> int:
     if args.output is None:
         print(text, end="")
         return 0
-    data: str | bytes = draw(text, image, args.output) if image else text
+    data: str | bytes
+    if image == "html":
+        from squasher.render_html import render_html
+
+        svg = draw(text, "svg", args.output).decode("utf-8")
+        apps = args.apps or project.graph.apps()
+        data = render_html(project.graph, apps, svg, root=project.root,
+                           title=f"{project.root.name}: migration graph")
+    else:
+        data = draw(text, image, args.output) if image else text
     try:
         write_atomic(args.output, data)
     except OSError as error:
