@@ -371,11 +371,15 @@ def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, dat
             break
         s = todo[0]
         attempted.add((s.app, s.first, s.last))
-        say(f"squashing {s.app} {s.first[1]} .. {s.last[1]} ({s.migrations} migrations)...")
+        # suggestions are made again after every squash: N is what is known now
+        number = len(attempted)
+        say(f"squashing {s.app} {s.first[1]} .. {s.last[1]} ({s.migrations} migrations; "
+            f"range {number} of {number + len(todo) - 1})...")
         importlib.invalidate_caches()
         try:
             result = plan_and_write(work, s.app, s.last[1], s.first[1], split=True,
-                                    verify=True, database=database, settings_module=settings)
+                                    verify=True, database=database, settings_module=settings,
+                                    progress=lambda text: say(f"  {text}"))
         except SquasherError as error:
             report.failures.append(f"{s.app} {s.first[1]}..{s.last[1]}: {here(str(error))}")
             say(f"  failed: {s.app} {s.first[1]}..{s.last[1]}")

@@ -60,6 +60,7 @@ Choices:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -627,15 +628,18 @@ def _dependencies(app: str, members: list[MigrationKey], covered: set[MigrationK
 def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, *,
                 name: str | None = None, split: bool = False, optimize: bool = True,
                 allow_dynamic: bool = False, settings_module: str | None = None,
-                keep_order: bool = False, header: bool = True) -> SquashResult:
+                keep_order: bool = False, header: bool = True,
+                progress: Callable[[str], None] | None = None) -> SquashResult:
     """Plan the squash: a :class:`SquashResult` whose ``changes`` are not applied yet.
 
     ``keep_order`` (with ``split``) also cuts the range where one squash would move another
     app's migration after code of the range (:func:`_order_pieces`). ``header=False``
     (Django's ``--no-header``) writes no leading comment block; its warnings and notes are
-    still in the result."""
+    still in the result. ``progress`` receives one line of text per step."""
+    say = progress or (lambda text: None)
     started = time.perf_counter()
     root = Path(root).resolve()
+    say("loading the project (Django's migration loader)")
     # Django is the source of truth: labels, migration modules and evaluated dependencies
     from squasher.django_project import load_django_project
 
@@ -717,6 +721,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
             from_state = _from_state(loader, piece) if optimize else None
         except Exception:  # noqa: BLE001 - the optimizer then checks without a base state
             from_state = None
+        say(f"optimizing {app} {piece[0][1]} .. {piece[-1][1]}: {len(operations)} operations")
         t_optimize = time.perf_counter()
         optimized, django_count, optimizer_name, fallback = _optimize(
             operations, app, optimize, from_state, origins)
@@ -792,6 +797,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
                 absorbed_into[key] = new_name
         if not header:
             spec.header = []
+        say(f"writing {new_name}")
         t_render = time.perf_counter()
         rendered = render(spec, format_path=path)
         timings["render"] = round(timings.get("render", 0.0) + time.perf_counter() - t_render, 3)
@@ -881,14 +887,16 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
                    name: str | None = None, split: bool = False, optimize: bool = True,
                    verify: bool = True, database: str = "sqlite", dry_run: bool = False,
                    allow_dynamic: bool = False, settings_module: str | None = None,
-                   header: bool = True) -> SquashResult:
+                   header: bool = True, progress: Callable[[str], None] | None = None
+                   ) -> SquashResult:
     """Plan, then (unless ``dry_run``) write and verify. A failed verification removes the
     written files and raises :class:`VerificationError`.
 
     With ``split``, a squash whose verification differs is planned once more with the range
     cut where it would move another app's migration after code of the range
     (:func:`_order_pieces`); when that verifies, it is written instead, and the first
-    verification's difference is kept in the notes.
+    verification's difference is kept in the notes. ``progress`` receives one line of text
+    per step (loading, optimizing, writing, each verification).
     """
     if database not in ("sqlite", "postgres"):
         raise UsageError(f"unknown database {database!r}", hint="use sqlite or postgres")
@@ -896,7 +904,7 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
         _check_postgres()
     options: dict[str, Any] = dict(name=name, split=split, optimize=optimize,
                                    allow_dynamic=allow_dynamic, settings_module=settings_module,
-                                   header=header)
+                                   header=header, progress=progress)
     result = plan_squash(root, app, end, start, **options)
     if dry_run:
         return result
@@ -905,7 +913,7 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
         return result
     t0 = time.perf_counter()
     try:
-        _verify_in_copy(result, settings_module, database)
+        _verify_in_copy(result, settings_module, database, progress)
     except VerificationError as first_error:
         if not split:
             raise
@@ -913,7 +921,7 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
         if not ordered.split_for_order:
             raise
         try:
-            _verify_in_copy(ordered, settings_module, database)
+            _verify_in_copy(ordered, settings_module, database, progress)
         except VerificationError:
             raise first_error from None
         ordered.notes.append(
@@ -929,7 +937,8 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     return result
 
 
-def _verify_in_copy(result: SquashResult, settings_module: str | None, database: str) -> None:
+def _verify_in_copy(result: SquashResult, settings_module: str | None, database: str,
+                    progress: Callable[[str], None] | None = None) -> None:
     """Verify every piece of ``result`` in a copy of the project that already has the new
     files: an unverified squash never reaches the user's tree, whatever happens to this
     process meanwhile. Raises :class:`VerificationError` for the first piece that differs."""
@@ -960,7 +969,10 @@ def _verify_in_copy(result: SquashResult, settings_module: str | None, database:
             else:
                 staged.create(target, change.new_text or "")
         staged.apply(root=copy)
-        for piece in result.pieces:
+        for number, piece in enumerate(result.pieces, 1):
+            if progress is not None:
+                progress(f"verifying {piece.name} on {database} ({number} of "
+                         f"{len(result.pieces)}): original, squashed and partly applied histories")
             report = verify_squash(copy, result.app, piece.name,
                                    settings_module=settings_module, database=database)
             report.relocate(copy, result.root)

@@ -50,15 +50,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from rich.table import Table
 
+    from squasher.cli._progress import progress_for
     from squasher.compact import compact
 
     keep_last = keep_last_of(args)
     out = console()
-    err = console(stderr=True)
-    report = compact(args.root, args.apps or None, keep_last=keep_last,
-                     settings_module=args.settings, database=args.database,
-                     dry_run=args.dry_run, timing=not args.no_timing, keep_going=args.keep_going,
-                     progress=None if args.format == "json" else (lambda t: err.print(t, markup=False)))
+    with progress_for(args) as progress:
+        report = compact(args.root, args.apps or None, keep_last=keep_last,
+                         settings_module=args.settings, database=args.database,
+                         dry_run=args.dry_run, timing=not args.no_timing,
+                         keep_going=args.keep_going, progress=progress)
     if args.format == "json":
         print_json(args, report.to_json(), ok=report.ok)
         return 0 if report.ok else 1

@@ -54,18 +54,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from squasher.cli._progress import progress_for
     from squasher.errors import UsageError
     from squasher.squash import plan_and_write
 
     if len(args.names) > 2:
         raise UsageError("too many migration names", hint="squasher squash APP [START] END")
     start, end = (args.names if len(args.names) == 2 else (None, args.names[0]))
-    result = plan_and_write(
-        args.root, args.app, end, start, name=args.name, split=args.split,
-        optimize=not args.no_optimize, verify=not args.no_verify, database=args.database,
-        dry_run=args.dry_run, allow_dynamic=args.allow_dynamic, settings_module=args.settings,
-        header=not args.no_header,
-    )
+    with progress_for(args) as progress:
+        result = plan_and_write(
+            args.root, args.app, end, start, name=args.name, split=args.split,
+            optimize=not args.no_optimize, verify=not args.no_verify, database=args.database,
+            dry_run=args.dry_run, allow_dynamic=args.allow_dynamic, settings_module=args.settings,
+            header=not args.no_header, progress=progress,
+        )
     if args.format == "json":
         print_json(args, {"changes": result.changes.to_json(result.root),
                           "summary": result.summary()})

@@ -1,0 +1,84 @@
+"""Progress of long work (issue 13): squash and compact say what runs and for how long. On a
+terminal a live line; elsewhere plain lines on stderr; nothing with ``-v 0``; stdout stays the
+document with ``--format json``. Real CLI on a copy of ``sample_apps``."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import run_squasher
+
+STEP = re.compile(r"^\[\s*\d+\.\d+s\] (.*)$")
+
+
+def steps(stderr: str) -> list[str]:
+    return [m.group(1) for line in stderr.splitlines() if (m := STEP.match(line))]
+
+
+def test_squash_reports_each_step_on_stderr(sample_project: Path) -> None:
+    proc = run_squasher("squash", "catalog", "0002", "0006", "--settings", "settings",
+                        cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr
+    said = steps(proc.stderr)
+    assert said[0] == "loading the project (Django's migration loader)"
+    assert said[1].startswith("optimizing catalog 0002_product_description .. 0006_product_sku: ")
+    assert said[2].startswith("writing 0002_product_description_squashed_0006")
+    assert said[3].startswith("verifying 0002_product_description_squashed_0006") \
+        and "on sqlite (1 of 1)" in said[3]
+    assert not STEP.search(proc.stdout)  # the result on stdout is the same as before
+
+
+def test_quiet_and_json_keep_progress_out(sample_project: Path) -> None:
+    quiet = run_squasher("squash", "catalog", "0002", "0004", "--settings", "settings",
+                         "--dry-run", "-v", "0", cwd=sample_project)
+    assert quiet.returncode == 0 and steps(quiet.stderr) == [] and quiet.stdout == ""
+    document = run_squasher("squash", "catalog", "0002", "0004", "--settings", "settings",
+                            "--dry-run", "--format", "json", cwd=sample_project)
+    assert document.returncode == 0 and steps(document.stderr) == []
+    assert json.loads(document.stdout)["ok"] is True
+    asked = run_squasher("squash", "catalog", "0002", "0004", "--settings", "settings",
+                         "--dry-run", "--format", "json", "-v", "2", cwd=sample_project)
+    assert steps(asked.stderr)[0].startswith("loading") and json.loads(asked.stdout)["ok"]
+
+
+def test_a_terminal_gets_a_live_line(sample_project: Path) -> None:
+    """stderr on a pseudo-terminal: rich's live display (cursor control), then erased."""
+    parent, child = os.openpty()
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "NO_COLOR")}
+    env["TERM"] = "xterm"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "squasher", "squash", "catalog", "0002", "0004", "--settings",
+         "settings", "--dry-run"], cwd=sample_project, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=child)
+    os.close(child)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(parent, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        seen += chunk
+    stdout = proc.stdout.read().decode() if proc.stdout else ""
+    assert proc.wait(timeout=300) == 0
+    os.close(parent)
+    text = seen.decode(errors="replace")
+    assert "loading the project" in text and "\x1b[" in text  # drawn, not printed as lines
+    assert not STEP.search(text)
+    assert "class Migration" in stdout  # the dry run's file, untouched by the live line
+
+
+def test_compact_counts_ranges(sample_project: Path) -> None:
+    proc = run_squasher("compact", "catalog", "--settings", "settings", "--no-timing",
+                        cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    said = steps(proc.stderr)
+    ranges = [s for s in said if s.startswith("squashing catalog")]
+    assert ranges and re.search(r"range 1 of \d+\)", ranges[0])
+    assert any(s.strip().startswith("verifying ") for s in said)
