@@ -17,11 +17,15 @@ from conftest import require, run_squasher
 from fixtures.trees import chain, make_tree, migration_source
 
 
-def git(repo: Path, *args: str) -> str:
+def git_run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
            "GIT_COMMITTER_EMAIL": "t@e", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(repo.parent)}
-    proc = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
+    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
                           timeout=60)
+
+
+def git(repo: Path, *args: str) -> str:
+    proc = git_run(repo, *args)
     assert proc.returncode == 0, (args, proc.stderr)
     return proc.stdout
 
@@ -59,12 +63,18 @@ def predicted(root: Path, rev: str = "main") -> tuple[int, list[dict]]:
     return proc.returncode, json.loads(proc.stdout)["problems"]
 
 
-def merged_truth(root: Path, rev: str = "main") -> tuple[set[str], list[dict], str]:
+def merged_truth(root: Path, rev: str = "main", *, git_conflict: bool = False
+                 ) -> tuple[set[str], list[dict], str]:
     """Merge for real in a throwaway clone: the apps Django's loader finds in conflict, what
-    squasher check says there, and Django's loader error (or "")."""
+    squasher check says there, and Django's loader error (or ""). ``git_conflict``: git itself
+    stops with a conflict (e.g. rename/rename), leaving both sides' files in the work tree."""
     clone = root.parent / "merged"
     shutil.copytree(root, clone)
-    git(clone, "merge", "-q", "--no-edit", rev)
+    if git_conflict:
+        merge = git_run(clone, "merge", "--no-edit", rev)
+        assert merge.returncode != 0 and "CONFLICT" in merge.stdout + merge.stderr
+    else:
+        git(clone, "merge", "-q", "--no-edit", rev)
     proc = run_squasher("check", "--format", "json", cwd=clone)
     script = ("import django, json, os, sys\n"
               "sys.path.insert(0, os.getcwd())\n"
@@ -156,6 +166,39 @@ def test_squash_on_main_replacing_what_the_branch_references(repo: Path) -> None
     # every predicted code is what check reports on the really merged tree, on the same file
     merged_on_ours = {p["code"] for p in merged_problems if p["path"] == str(ours.relative_to(repo))}
     assert {"SQ0" + code[3:] for code in on_ours} == merged_on_ours
+
+
+def test_main_renamed_the_migration_the_branch_depends_on(repo: Path) -> None:
+    commit_on(repo, "main", "main renames 0002", lambda: git(
+        repo, "mv", "shop/migrations/0002_m2.py", "shop/migrations/0002_renamed.py"))
+    ours = write(repo, "shop", "0003_feature", deps=[("shop", "0002_m2")])
+    git(repo, "add", "-A")
+    git(repo, "commit", "-qm", "feature")
+    code, problems = predicted(repo)
+    assert code == 1
+    on_ours = {p["code"] for p in problems if p["path"] == str(ours.relative_to(repo))}
+    assert "SQ202" in on_ours  # 0002_m2 is 0002_renamed on main
+    conflicts, merged_problems, error = merged_truth(repo)
+    assert (conflicts, error) == (set(), "NodeNotFoundError")
+    # what check reports on the really merged tree, on the same file, predicted code by code
+    assert {"SQ0" + code[3:] for code in on_ours} == {
+        p["code"] for p in merged_problems if p["path"] == str(ours.relative_to(repo))}
+
+
+def test_renames_on_both_sides_give_two_leaves(repo: Path) -> None:
+    commit_on(repo, "main", "main renames 0002", lambda: git(
+        repo, "mv", "shop/migrations/0002_m2.py", "shop/migrations/0002_main_name.py"))
+    git(repo, "mv", "shop/migrations/0002_m2.py", "shop/migrations/0002_feature_name.py")
+    git(repo, "commit", "-qm", "feature renames 0002")
+    before = tree_state(repo)
+    code, problems = predicted(repo)
+    assert tree_state(repo) == before
+    assert code == 1
+    [conflict] = [p for p in problems if p["code"] == "SQ201"]
+    assert conflict["path"] == "shop/migrations/0002_feature_name.py"
+    # git stops on the rename/rename conflict with both files in place; Django sees two leaves
+    conflicts, _merged, error = merged_truth(repo, git_conflict=True)
+    assert (conflicts, error) == ({"shop"}, "")
 
 
 def test_same_migration_name_on_both_sides(repo: Path) -> None:
