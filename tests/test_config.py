@@ -291,6 +291,9 @@ def test_language_server_diagnostics_honour_the_configuration(sample_project: Pa
     other = (sample_project / "blog" / "migrations" / "0005_post_reading_time.py").resolve()
     by_path = index.problems_by_path(state)
     assert [(p.code, p.severity) for p in by_path[leaf]] == [("SQ001", Severity.WARNING)]
+    from lsp_server.features.commands import conflict_count
+
+    assert conflict_count(index) == {"count": 1}  # the status bar: blog
 
     # an unsaved ignore comment on the class line hides that leaf's diagnostic only
     text = leaf.read_text().replace("class Migration(migrations.Migration):",
@@ -305,6 +308,7 @@ def test_language_server_diagnostics_honour_the_configuration(sample_project: Pa
     state = index.file_changed_on_disk(sample_project.resolve() / "pyproject.toml")
     assert state is not None
     assert not [p for ps in index.problems_by_path(state).values() for p in ps if p.code == "SQ001"]
+    assert conflict_count(index) == {"count": 0}  # as the diagnostics: nothing to count
 
     # a bad file: the defaults apply and the reason is kept for the server to show
     write_config(sample_project, "colour = 'blue'\n")

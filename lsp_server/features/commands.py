@@ -37,7 +37,14 @@ def list_apps(index: WorkspaceIndex,
 
 
 def conflict_count(index: WorkspaceIndex) -> dict[str, int]:
-    return {"count": sum(len(s.graph.conflicts()) for s in index.states.values())}
+    """Apps with conflicting leaves (SQ001) as the diagnostics show them: an app in
+    ``ignore-apps``, SQ001 disabled or ignored inline does not count (as ``squasher check``)."""
+    count = 0
+    for state in index.states.values():
+        # an SQ001 problem's key is one of the app's leaves
+        count += len({p.key[0] for problems in index.problems_by_path(state).values()
+                      for p in problems if p.code == "SQ001" and p.key is not None})
+    return {"count": count}
 
 
 def graph_text(index: WorkspaceIndex, fmt: str = "mermaid", apps: list[str] | None = None,
