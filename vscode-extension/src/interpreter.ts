@@ -54,11 +54,13 @@ export interface ServerCommand {
 }
 
 /**
- * The server runs as `<interpreter> -m lsp_server` (stdio); `debug` (trace level "verbose")
- * adds `--debug` so the server's own log in the output channel is verbose too.
+ * The server runs as `<interpreter> -P -m lsp_server` (stdio): `-P` (Python 3.11+, which
+ * checkServer requires) keeps the working directory off `sys.path`, so a project folder named
+ * `lsp_server` or `squasher` cannot shadow the installed packages. `debug` (trace level
+ * "verbose") adds `--debug` so the server's own log in the output channel is verbose too.
  */
 export function serverCommand(interpreter: string, options: { debug?: boolean } = {}): ServerCommand {
-  return { command: interpreter, args: ["-m", "lsp_server", ...(options.debug ? ["--debug"] : [])] };
+  return { command: interpreter, args: ["-P", "-m", "lsp_server", ...(options.debug ? ["--debug"] : [])] };
 }
 
 /** Minimum Python the server supports (pyproject `requires-python`). */
@@ -66,7 +68,11 @@ export const MIN_PYTHON: [number, number] = [3, 11];
 
 /** Python snippet printing what the interpreter has; one JSON line on stdout. */
 export const PROBE_SCRIPT = [
-  "import importlib.util, json, sys",
+  // without -P (an older Python must still say which version it is): drop the working
+  // directory from sys.path by hand, as the server's -P does
+  "import sys",
+  "sys.path[:] = [p for p in sys.path if p not in ('', '.')]",
+  "import importlib.util, json",
   "f = lambda m: importlib.util.find_spec(m) is not None",
   "print(json.dumps({'python': list(sys.version_info[:3]), 'executable': sys.executable,",
   " 'squasher': f('squasher'), 'lsp_server': f('lsp_server'), 'pygls': f('pygls')}))",

@@ -66,8 +66,8 @@ describe("discoverInterpreter", () => {
 
 describe("serverCommand", () => {
   it("runs the lsp_server module with the chosen interpreter", () => {
-    assert.deepEqual(serverCommand("/venv/bin/python"), { command: "/venv/bin/python", args: ["-m", "lsp_server"] });
-    assert.deepEqual(serverCommand("/venv/bin/python", { debug: true }).args, ["-m", "lsp_server", "--debug"]);
+    assert.deepEqual(serverCommand("/venv/bin/python"), { command: "/venv/bin/python", args: ["-P", "-m", "lsp_server"] });
+    assert.deepEqual(serverCommand("/venv/bin/python", { debug: true }).args, ["-P", "-m", "lsp_server", "--debug"]);
   });
 });
 
