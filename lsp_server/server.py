@@ -39,7 +39,7 @@ from squasher.fileops import ChangeSet
 F = TypeVar("F", bound=Callable[..., Any])
 
 try:
-    __version__ = importlib.metadata.version("squasher")
+    __version__ = importlib.metadata.version("django-squasher")
 except importlib.metadata.PackageNotFoundError:  # running from a source tree
     __version__ = "0.0.0"
 
