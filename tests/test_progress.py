@@ -1,6 +1,7 @@
 """Progress of long work (issue 13): squash and compact say what runs and for how long. On a
-terminal a live line; elsewhere plain lines on stderr; nothing with ``-v 0``; stdout stays the
-document with ``--format json``. Real CLI on a copy of ``sample_apps``."""
+terminal a live line; elsewhere plain lines on stderr with ``-v 2`` (by default a failure's
+stderr stays its one line); nothing with ``-v 0``; stdout stays the document with
+``--format json``. Real CLI on a copy of ``sample_apps``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def steps(stderr: str) -> list[str]:
 
 
 def test_squash_reports_each_step_on_stderr(sample_project: Path) -> None:
-    proc = run_squasher("squash", "catalog", "0002", "0006", "--settings", "settings",
+    proc = run_squasher("squash", "catalog", "0002", "0006", "--settings", "settings", "-v", "2",
                         cwd=sample_project)
     assert proc.returncode == 0, proc.stderr
     said = steps(proc.stderr)
@@ -34,6 +35,12 @@ def test_squash_reports_each_step_on_stderr(sample_project: Path) -> None:
 
 
 def test_quiet_and_json_keep_progress_out(sample_project: Path) -> None:
+    plain = run_squasher("squash", "catalog", "0002", "0004", "--settings", "settings",
+                         "--dry-run", cwd=sample_project)
+    assert plain.returncode == 0 and steps(plain.stderr) == []  # not a terminal, -v 1
+    failing = run_squasher("squash", "catalog", "0009", "0002", "--settings", "settings",
+                           cwd=sample_project)
+    assert failing.returncode == 2 and len(failing.stderr.splitlines()) == 1, failing.stderr
     quiet = run_squasher("squash", "catalog", "0002", "0004", "--settings", "settings",
                          "--dry-run", "-v", "0", cwd=sample_project)
     assert quiet.returncode == 0 and steps(quiet.stderr) == [] and quiet.stdout == ""
@@ -75,7 +82,7 @@ def test_a_terminal_gets_a_live_line(sample_project: Path) -> None:
 
 
 def test_compact_counts_ranges(sample_project: Path) -> None:
-    proc = run_squasher("compact", "catalog", "--settings", "settings", "--no-timing",
+    proc = run_squasher("compact", "catalog", "--settings", "settings", "--no-timing", "-v", "2",
                         cwd=sample_project)
     assert proc.returncode == 0, proc.stderr[-3000:]
     said = steps(proc.stderr)

@@ -1,9 +1,9 @@
 """Progress of long work (squash, compact): what runs now and for how long.
 
 On a terminal (stderr) a live line (rich: spinner, step, elapsed time) that disappears when
-the command ends; elsewhere (CI logs, pipes) one plain line per step on stderr, with the
-seconds since the start. Nothing with ``-v 0``, and nothing with ``--format json`` unless
-``-v 2`` or more: stdout stays the document.
+the command ends. Elsewhere (CI logs, pipes) one plain line per step on stderr, with the
+seconds since the start, with ``-v 2`` or more only: by default a failing command's stderr is
+its one error line. Nothing with ``-v 0``; with ``--format json`` stdout stays the document.
 """
 
 from __future__ import annotations
@@ -24,11 +24,12 @@ Reporter = Callable[[str], None]
 def progress_for(args: argparse.Namespace) -> Iterator[Reporter | None]:
     """A reporter for the running command, or ``None`` when it should stay quiet."""
     verbosity = getattr(args, "verbosity", 1)
-    if verbosity == 0 or (getattr(args, "format", "text") != "text" and verbosity < 2):
+    live = sys.stderr.isatty() and getattr(args, "format", "text") == "text"
+    if verbosity == 0 or (verbosity < 2 and not live):
         yield None
         return
     started = time.perf_counter()
-    if sys.stderr.isatty():
+    if live:
         from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         with Progress(SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(),
