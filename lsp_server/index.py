@@ -38,6 +38,17 @@ class SuggestedRange:
     members: tuple[MigrationKey, ...]
     migrations: int
     operations: int
+    #: operations after squashing: Django's optimizer's count when it ran (``exact``), else
+    #: the static estimate of :func:`squasher.suggest.estimate_operations`
+    after: int = 0
+    exact: bool = False
+
+    @property
+    def gain(self) -> str:
+        """What squashing gains, as the SQ100 diagnostic says it."""
+        after = f"{self.after}" if self.exact else f"~{self.after}"
+        return (f"{self.migrations} migrations → 1, {self.operations} → {after} operations"
+                + ("" if self.exact else " (estimated)"))
 
     @property
     def label(self) -> str:
@@ -352,6 +363,9 @@ class WorkspaceIndex:
                     app=s.app, first=tuple(s.first), last=tuple(s.last),  # type: ignore[arg-type]
                     members=tuple(tuple(m) for m in s.members),  # type: ignore[misc]
                     migrations=s.migrations, operations=s.operations,
+                    after=(s.optimized_operations if s.optimized_operations is not None
+                           else s.estimated_operations),
+                    exact=s.optimized_operations is not None,
                 ))
             out[root] = (targets, apps is None, fresh)
         return out
@@ -389,10 +403,7 @@ class WorkspaceIndex:
                 out.append(
                     Problem(
                         code="SQ100",
-                        message=(
-                            f"{s.label}: {s.migrations} migrations, "
-                            f"{s.operations} operations can be squashed"
-                        ),
+                        message=f"{s.label}: {s.gain}",
                         path=record.path, span=header_span(record), severity=Severity.INFO,
                         key=s.first,
                     )

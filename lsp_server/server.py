@@ -53,7 +53,7 @@ GIT_REF_GLOBS = ("**/.git/HEAD", "**/.git/refs/**", "**/.git/packed-refs")
 SUGGEST_DELAY = 0.4
 
 #: Merge predictions (``check --against``, SQ2nn) are recomputed this long after the last
-#: edit or ref change, and given up (logged) after PREDICT_TIMEOUT: git never blocks the editor.
+#: save or ref change, and given up (logged) after PREDICT_TIMEOUT: git never blocks the editor.
 PREDICT_DELAY = 1.0
 PREDICT_TIMEOUT = 30.0
 
@@ -164,8 +164,9 @@ class SquasherServer(LanguageServer):
             except Exception as exc:  # e.g. a broken root: the other roots still publish
                 self.log_error(f"diagnostics of {state.root}", exc)
         if touched:
+            # predictions compare the files on disk with the base branch: saves and ref moves
+            # refresh them (refresh_paths), keystrokes do not
             self.schedule_suggestions()
-            self.schedule_predictions()
 
     def to_path(self, uri: str) -> Path | None:
         """A client URI -> the path the index knows it by."""

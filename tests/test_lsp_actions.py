@@ -7,6 +7,7 @@ is applied to disk the way an editor would; the resulting files are checked and 
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -175,7 +176,12 @@ async def test_squash_suggestion_action(client: LanguageClient, workspace: Path)
                       if d.code == "SQ100" and "/catalog/" in u), None),
         what="SQ100 on a catalog migration")
     assert diag.severity == types.DiagnosticSeverity.Information
-    assert " migrations, " in diag.message and diag.message.endswith("operations can be squashed")
+    # what squashing gains: "0030–0048: 19 migrations → 1, 25 → ~21 operations (estimated)"
+    assert re.fullmatch(r"\d+–\d+: (\d+) migrations → 1, (\d+) → ~(\d+) operations \(estimated\)",
+                        diag.message), diag.message
+    count, before, after = map(int, re.fullmatch(r".*: (\d+) migrations → 1, (\d+) → ~(\d+) .*",
+                                                 diag.message).groups())
+    assert count >= 2 and 1 <= after <= before
     path = Path(doc_uri.removeprefix("file://"))
     actions = await actions_at(client, path, diag.range.start.line)
     title = next(t for t in actions if t.startswith("Squash "))

@@ -5,6 +5,7 @@ the wheel, no development files in it; and the commands run from the wheel alone
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -17,9 +18,17 @@ from conftest import REPO_ROOT
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
+    # pip builds in the source folder (build/, *.egg-info): build from a copy of what the
+    # distribution is made of, never in the checkout
+    source = tmp_path_factory.mktemp("source")
+    for name in ("pyproject.toml", "README.md", "LICENSE"):
+        shutil.copy2(REPO_ROOT / name, source / name)
+    for package in ("squasher", "lsp_server"):
+        shutil.copytree(REPO_ROOT / package, source / package,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     # build isolation fetches the setuptools pyproject.toml asks for from the package index
     proc = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w",
-                           str(out), str(REPO_ROOT)], capture_output=True, text=True, timeout=600)
+                           str(out), str(source)], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     [built] = out.glob("*.whl")
     return built
