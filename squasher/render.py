@@ -152,6 +152,9 @@ def render_text(graph: MigrationGraph, apps: list[str], root: Path | None = None
     return "\n".join(lines).rstrip() + "\n"
 
 
+#: the marker in front of a merge migration's name (its box is the size of its neighbours')
+MERGE_MARK = "◆ "
+
 #: what each node style means, in legend order (flag -> legend text)
 LEGEND = {
     "squash": "squash (replaces migrations)",
@@ -179,7 +182,10 @@ def _dot_node_attrs(flags: list[str]) -> list[str]:
         styles.append("dashed")
         attrs.append('fontcolor="gray40"')
     if "merge" in flags:
-        attrs.append("shape=diamond")
+        # a normal-sized box with a marker: a diamond around a migration name dwarfed its
+        # neighbours and dominated the picture
+        attrs += ['fillcolor="#fff4d0"', 'color="#b08800"']
+        styles += ["rounded", "filled"]
     if "conflict" in flags:
         attrs += ['color="red"', "penwidth=2"]
     if "external" in flags or "missing" in flags:
@@ -204,7 +210,8 @@ def render_dot(graph: MigrationGraph, apps: list[str], *, legend: bool = False) 
         out.append(f'    label="{app}";')
         for key in keys:
             flags = _flags(graph, key, ctx)
-            attrs = [f'label="{key[1]}"', *_dot_node_attrs(flags)]
+            mark = MERGE_MARK if "merge" in flags else ""
+            attrs = [f'label="{mark}{key[1]}"', *_dot_node_attrs(flags)]
             attrs.append(f'tooltip="{key[0]}.{key[1]} ({", ".join(flags) or "migration"})"')
             out.append(f"    {node_id(key)} [{', '.join(attrs)}];")
         out.append("  }")
@@ -216,7 +223,8 @@ def render_dot(graph: MigrationGraph, apps: list[str], *, legend: bool = False) 
         out.append('    label="legend"; style="rounded"; color="gray60";')
         out.append('    legend_migration [label="migration"];')
         for flag in _legend_flags(graph, nodes, ctx):
-            attrs = [f'label="{LEGEND[flag]}"', *_dot_node_attrs([flag])]
+            mark = MERGE_MARK if flag == "merge" else ""
+            attrs = [f'label="{mark}{LEGEND[flag]}"', *_dot_node_attrs([flag])]
             out.append(f"    legend_{flag} [{', '.join(attrs)}];")
         out.append("  }")
     out.append("}")
@@ -238,8 +246,8 @@ def render_mermaid(graph: MigrationGraph, apps: list[str], *, legend: bool = Fal
             flags = _flags(graph, key, ctx)
             label = key[1].replace('"', "'")
             nid = node_id(key)
-            if "merge" in flags:
-                shape = f'{{"{label}"}}'
+            if "merge" in flags:  # rounded, the size of its neighbours, with the marker
+                shape = f'("{MERGE_MARK}{label}")'
             elif "squash" in flags:
                 shape = f'[["{label}"]]'
             elif "external" in flags or "missing" in flags:
@@ -260,7 +268,7 @@ def render_mermaid(graph: MigrationGraph, apps: list[str], *, legend: bool = Fal
         out.append('    legend_migration["migration"]')
         for flag in _legend_flags(graph, nodes, ctx):
             text = LEGEND[flag]
-            shape = {"merge": f'{{"{text}"}}', "squash": f'[["{text}"]]',
+            shape = {"merge": f'("{MERGE_MARK}{text}")', "squash": f'[["{text}"]]',
                      "external": f'(["{text}"])', "missing": f'(["{text}"])'}.get(flag, f'["{text}"]')
             out.append(f"    legend_{flag}{shape}")
             classes.setdefault(flag, []).append(f"legend_{flag}")

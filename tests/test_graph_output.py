@@ -114,3 +114,27 @@ def test_html_page_is_self_contained_and_shows_a_clicked_migration(sample_projec
     assert "<li>billing.0002_invoice_amount</li>" in shown
     assert "<li>CreateModel billing.payment</li>" in shown
     assert 'class="node selected"' in dom  # the drawing marks it too
+
+
+def test_merge_migration_is_a_normal_sized_box_with_a_marker(sample_project: Path,
+                                                              tmp_path: Path) -> None:
+    """A merge used to be a diamond several times the height of its neighbours."""
+    require(shutil.which("dot") is not None, "Graphviz (dot)")
+    mermaid = run_squasher("graph", "catalog", "--format", "mermaid", cwd=sample_project).stdout
+    assert '("◆ 0022_merge_supplier_phone_category_description")' in mermaid
+    assert "{" not in mermaid.split("classDef")[0]  # no rhombus shapes at all
+    svg = tmp_path / "catalog.svg"
+    assert run_squasher("graph", "catalog", "-o", str(svg), cwd=sample_project).returncode == 0
+    heights: dict[str, float] = {}
+    for node in ET.fromstring(svg.read_bytes()).iter():
+        if not (node.tag.endswith("g") and node.get("class") == "node"):
+            continue
+        title = next(t.text for t in node if t.tag.endswith("title"))
+        shape = next(c for c in node.iter() if c.tag.endswith(("path", "polygon")))
+        numbers = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?",
+                                                shape.get("d") or shape.get("points") or "")]
+        ys = numbers[1::2]
+        heights[title] = max(ys) - min(ys)
+    merge = heights["n_catalog__0022_merge_supplier_phone_category_description"]
+    normal = heights["n_catalog__0021_alter_supplier_phone"]
+    assert merge <= normal * 1.1, (merge, normal)
