@@ -887,8 +887,8 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
                    name: str | None = None, split: bool = False, optimize: bool = True,
                    verify: bool = True, database: str = "sqlite", dry_run: bool = False,
                    allow_dynamic: bool = False, settings_module: str | None = None,
-                   header: bool = True, progress: Callable[[str], None] | None = None
-                   ) -> SquashResult:
+                   header: bool = True, progress: Callable[[str], None] | None = None,
+                   verify_dry_run: bool = False) -> SquashResult:
     """Plan, then (unless ``dry_run``) write and verify. A failed verification removes the
     written files and raises :class:`VerificationError`.
 
@@ -896,17 +896,18 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     cut where it would move another app's migration after code of the range
     (:func:`_order_pieces`); when that verifies, it is written instead, and the first
     verification's difference is kept in the notes. ``progress`` receives one line of text
-    per step (loading, optimizing, writing, each verification).
+    per step (loading, optimizing, writing, each verification). ``verify_dry_run`` (with
+    ``dry_run`` and ``verify``): verify in a copy all the same, and write nothing.
     """
     if database not in ("sqlite", "postgres"):
         raise UsageError(f"unknown database {database!r}", hint="use sqlite or postgres")
-    if verify and not dry_run and database == "postgres":
+    if verify and (not dry_run or verify_dry_run) and database == "postgres":
         _check_postgres()
     options: dict[str, Any] = dict(name=name, split=split, optimize=optimize,
                                    allow_dynamic=allow_dynamic, settings_module=settings_module,
                                    header=header, progress=progress)
     result = plan_squash(root, app, end, start, **options)
-    if dry_run:
+    if dry_run and not (verify and verify_dry_run):
         return result
     if not verify:
         result.changes.apply()
@@ -931,7 +932,8 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
                 if line.startswith("  - ")][:3])
             + "); cut to keep the order of other apps' migrations, the squashes verify")
         result = ordered
-    result.changes.apply()
+    if not dry_run:
+        result.changes.apply()
     result.verified = True
     result.timings["verify"] = round(time.perf_counter() - t0, 3)
     return result

@@ -89,3 +89,19 @@ def test_compact_counts_ranges(sample_project: Path) -> None:
     ranges = [s for s in said if s.startswith("squashing catalog")]
     assert ranges and re.search(r"range 1 of \d+\)", ranges[0])
     assert any(s.strip().startswith("verifying ") for s in said)
+
+
+def test_dry_run_with_verify_verifies_in_a_copy_and_writes_nothing(sample_project: Path) -> None:
+    """What the editor's squash action runs: the edit it applies is a squash that verified."""
+    from conftest import snapshot_tree
+
+    before = snapshot_tree(sample_project)
+    proc = run_squasher("squash", "catalog", "0002", "0006", "--settings", "settings",
+                        "--dry-run", "--verify", "--format", "json", cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr
+    summary = json.loads(proc.stdout)["summary"]
+    assert summary["verified"] is True and summary["verification"]
+    assert snapshot_tree(sample_project) == before
+    plain = run_squasher("squash", "catalog", "0002", "0006", "--settings", "settings",
+                         "--dry-run", "--format", "json", cwd=sample_project)
+    assert not json.loads(plain.stdout)["summary"]["verified"]  # --dry-run alone: not run

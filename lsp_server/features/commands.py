@@ -79,7 +79,9 @@ async def run_squash_subprocess(
     state: ProjectState, app: str, start: str | None, end: str,
     interpreter: str | None, settings_module: str | None,
 ) -> list[dict[str, Any]]:
-    """``squasher squash APP [START] END --dry-run --format json`` with the user's interpreter.
+    """``squasher squash APP [START] END --dry-run --verify --format json`` with the user's
+    interpreter: the squash is verified in a copy, as the CLI verifies it, and nothing is
+    written; the editor applies the returned changes as one edit.
 
     The user's interpreter has the project's dependencies; this server's ``squasher``
     package is put first on its ``PYTHONPATH`` so the two need not be installed together.
@@ -87,7 +89,7 @@ async def run_squash_subprocess(
     is used instead.
     """
     args = ["-m", "squasher", "squash", app, *([start] if start else []), end,
-            "--dry-run", "--format", "json", "--root", str(state.root)]
+            "--dry-run", "--verify", "--format", "json", "--root", str(state.root)]
     if settings_module:
         args += ["--settings", settings_module]
     env = dict(os.environ)

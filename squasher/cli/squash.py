@@ -46,6 +46,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                              "line and the squash's warnings; they are still printed), as "
                              "Django's --no-header")
     parser.add_argument("--dry-run", action="store_true", help="print the file instead of writing it")
+    parser.add_argument("--verify", dest="verify_dry_run", action="store_true",
+                        help="with --dry-run: verify in a copy all the same, write nothing (the "
+                             "editor's squash action: its edit is a squash that verified)")
     parser.add_argument("--allow-dynamic", action="store_true",
                         help="squash migrations whose operations are computed at import time")
     parser.add_argument("--format", choices=["text", "json"], default="text")
@@ -65,6 +68,7 @@ def handle(args: argparse.Namespace) -> int:
         result = plan_and_write(
             args.root, args.app, end, start, name=args.name, split=args.split,
             optimize=not args.no_optimize, verify=not args.no_verify, database=args.database,
+            verify_dry_run=args.verify_dry_run,
             dry_run=args.dry_run, allow_dynamic=args.allow_dynamic, settings_module=args.settings,
             header=not args.no_header, progress=progress,
         )
@@ -120,7 +124,7 @@ def handle(args: argparse.Namespace) -> int:
     others = [c for c in result.changes.describe(result.root) if not c.startswith("create ")]
     if others:
         out.print(("would also " if args.dry_run else "also ") + "; ".join(others))
-    if args.dry_run:
+    if args.dry_run and not result.verified:
         out.print("verification: not run (dry run)")
     elif args.no_verify:
         out.print("verification: skipped (--no-verify)")
