@@ -6,10 +6,12 @@ a missing tool skips the test, under ``CI=true`` it fails it (CI must have every
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -91,19 +93,25 @@ def snapshot_tree(root: Path) -> dict[str, bytes]:
     }
 
 
-#: test files that build in the repository's vscode-extension/ folder (npm ci, compile):
-#: never at the same time on two workers
-_SHARED_BUILD = {"test_vscode_extension.py", "test_vscode_e2e.py"}
+@contextlib.contextmanager
+def extension_build_lock() -> Iterator[None]:
+    """Held while npm runs in the repository's ``vscode-extension/`` folder.
 
+    ``test_vscode_extension.py`` (npm ci, lint, package) and ``test_vscode_e2e.py`` (run.sh
+    builds the .vsix) share that folder, and pytest-xdist may run them, or two tests of one of
+    them, on two workers at once: ``npm ci`` there deletes ``node_modules`` under the other's
+    feet. (``--dist loadgroup`` cannot keep them together: with pytest 9.2 it no longer groups.)
+    """
+    import fcntl
+    import hashlib
+    import tempfile
 
-@pytest.hookimpl(tryfirst=True)  # before pytest-xdist reads the groups
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``--dist loadgroup`` groups: one per test file (its module fixtures are built once),
-    the real-app tests spread one by one (each builds its own copy), the extension builds
-    together."""
-    for item in items:
-        if item.path.parent.name == "realapps":
-            continue
-        group = "vscode-extension" if item.path.name in _SHARED_BUILD else item.path.stem
-        item.add_marker(pytest.mark.xdist_group(group))
+    tag = hashlib.sha256(str(REPO_ROOT).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"squasher-extension-build-{tag}.lock"
+    with open(path, "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 

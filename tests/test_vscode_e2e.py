@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, require
+from tests.conftest import REPO_ROOT, extension_build_lock, require
 
 pytestmark = [pytest.mark.editor, pytest.mark.node, pytest.mark.slow]
 
@@ -67,15 +67,17 @@ def e2e_results() -> dict:
         "SQUASHER_E2E_PYTHON": python,
         "npm_config_yes": "true",
     }
-    proc = subprocess.run(
-        ["bash", str(E2E / "run.sh")], env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=900,
-    )
-    results_file = ARTIFACTS / "results.json"
-    assert results_file.is_file(), (
-        f"run.sh produced no results.json (exit {proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
-    )
-    data = json.loads(results_file.read_text())
+    with extension_build_lock():  # run.sh builds the .vsix in vscode-extension/
+        proc = subprocess.run(
+            ["bash", str(E2E / "run.sh")], env=env, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=900,
+        )
+        # read before another worker's run.sh (same artifacts folder) starts over
+        results_file = ARTIFACTS / "results.json"
+        assert results_file.is_file(), (
+            f"run.sh produced no results.json (exit {proc.returncode}):\n{proc.stdout[-5000:]}\n{proc.stderr[-5000:]}"
+        )
+        data = json.loads(results_file.read_text())
     data["exit_code"] = proc.returncode
     data["log"] = proc.stdout[-5000:] + proc.stderr[-5000:]
     return data

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, require
+from tests.conftest import REPO_ROOT, extension_build_lock, require
 
 pytestmark = pytest.mark.node
 
@@ -40,10 +40,11 @@ SERVER_COMMANDS = [
 
 def _npm(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "npm_config_yes": "true", "npm_config_update_notifier": "false"}
-    return subprocess.run(
-        ["npm", *args], cwd=EXT, env=env, stdin=subprocess.DEVNULL,
-        capture_output=True, text=True, timeout=timeout,
-    )
+    with extension_build_lock():  # the e2e test builds in the same folder
+        return subprocess.run(
+            ["npm", *args], cwd=EXT, env=env, stdin=subprocess.DEVNULL,
+            capture_output=True, text=True, timeout=timeout,
+        )
 
 
 class Build:

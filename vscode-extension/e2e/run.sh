@@ -43,6 +43,7 @@ mkdir -p "$ARTIFACTS"
 rm -rf "$ARTIFACTS"/[0-9][0-9]-*.png "$ARTIFACTS/results.json" "$ARTIFACTS/browser-console.log" \
   "$ARTIFACTS/code-server.log" "$ARTIFACTS/vscode-logs"
 CS_PGID=""
+UI_PGID=""
 cleanup() {
   local rc=$?
   for pg in "$UI_PGID" "$CS_PGID"; do
