@@ -184,7 +184,6 @@ def merged_view(project: Project, rev: str, *, option: str = "--against") -> Mer
     changed = sorted(p for p in at_base.keys() | at_rev.keys() if at_base.get(p) != at_rev.get(p))
     contents = _read_blobs(top, {b for p in changed for b in (at_base.get(p), at_rev.get(p)) if b})
 
-    packages = {package.path.resolve(): package for package in project.packages.values()}
     records: dict[Path, MigrationRecord] = dict(project.records_by_path)
     from_rev: dict[Path, str] = {}
     both: list[Problem] = []
@@ -199,7 +198,7 @@ def merged_view(project: Project, rev: str, *, option: str = "--against") -> Mer
         if ours != original:
             both.append(_both_sides(path, rev, ours is None, theirs is None))
             continue
-        package = packages.get(path.parent)
+        package = project.packages_by_dir.get(path.parent)  # top is resolved
         if package is None:
             continue  # a migrations folder this project does not use (or a new app on REV)
         if theirs is None:

@@ -14,6 +14,7 @@ dependencies), in a data-only format (no pickle).
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import marshal
 import multiprocessing
@@ -147,13 +148,18 @@ class Project:
     def record(self, app: str, name: str) -> MigrationRecord | None:
         return self.graph.records.get((app, name))
 
+    @functools.cached_property
+    def packages_by_dir(self) -> dict[Path, MigrationPackage]:
+        """Resolved migrations folder -> its package, built once: ``packages`` is set when
+        the project is read and never changed afterwards (file updates keep the packages)."""
+        out: dict[Path, MigrationPackage] = {}
+        for package in self.packages.values():
+            out.setdefault(package.path.resolve(), package)
+        return out
+
     def package_for(self, path: str | Path) -> MigrationPackage | None:
         """The migration package a (possibly new) migration file belongs to."""
-        directory = Path(path).resolve().parent
-        for package in self.packages.values():
-            if package.path.resolve() == directory:
-                return package
-        return None
+        return self.packages_by_dir.get(Path(path).resolve().parent)
 
     # -- incremental updates ----------------------------------------------------------
 

@@ -114,7 +114,7 @@ def console(stderr: bool = False) -> Console:
     stream = sys.stderr if stderr else sys.stdout
     if _color == "always":
         return Console(file=stream, highlight=False, soft_wrap=True, force_terminal=True)
-    plain = _color == "never" or not stream.isatty() or os.environ.get("NO_COLOR") is not None
+    plain = not color_enabled(stream)
     return Console(file=stream, no_color=plain, highlight=False, soft_wrap=True,
                    force_terminal=False if plain else None)
 
