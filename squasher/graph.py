@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import difflib
 import gc
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace as dc_replace
 
@@ -428,6 +428,49 @@ class MigrationGraph:
                         f"{problem.message}", path=record.path,
                         line=problem.span.line if problem.span else None,
                         hint="fix that file, or pass --settings so Django reads the graph")
+
+
+def linear_runs(edges: Iterable[tuple[MigrationKey, MigrationKey]],
+                collapsible: Callable[[MigrationKey], bool],
+                min_length: int) -> list[list[MigrationKey]]:
+    """The lines of migrations a picture may draw as one box, each in graph order.
+
+    A run is a maximal chain of nodes that ``collapsible`` accepts and that have, among
+    ``edges`` (parent → child, the picture's edges), exactly one parent and one child,
+    both in the node's own app: no merge, no branch, no dependency to or from another
+    app inside it. The nodes around a run (its parent and its child) are not in it, so
+    the edges of a collapsed run attach to migrations that stay visible. Only runs of
+    ``min_length`` or more nodes are returned (none when ``min_length`` < 1).
+
+    Cycle-safe: every node is walked at most once, and a cycle made only of such nodes
+    (it has no node to start from) is never entered.
+    """
+    if min_length < 1:
+        return []
+    parents: dict[MigrationKey, set[MigrationKey]] = {}
+    children: dict[MigrationKey, set[MigrationKey]] = {}
+    for parent, child in edges:
+        children.setdefault(parent, set()).add(child)
+        parents.setdefault(child, set()).add(parent)
+
+    def inner(key: MigrationKey) -> bool:
+        ins, outs = parents.get(key, ()), children.get(key, ())
+        return (len(ins) == 1 and len(outs) == 1
+                and next(iter(ins))[0] == key[0] == next(iter(outs))[0] and collapsible(key))
+
+    starts = sorted(k for k in parents if inner(k) and not inner(next(iter(parents[k]))))
+    runs: list[list[MigrationKey]] = []
+    walked: set[MigrationKey] = set()
+    for start in starts:
+        run: list[MigrationKey] = []
+        key = start
+        while key not in walked and inner(key):
+            walked.add(key)
+            run.append(key)
+            key = next(iter(children[key]))
+        if len(run) >= min_length:
+            runs.append(run)
+    return runs
 
 
 def _add_node(g: nx.DiGraph, key: MigrationKey, project_apps: set[str]) -> None:

@@ -8,15 +8,22 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from squasher.records import MigrationKey, Problem, Span
 
 if TYPE_CHECKING:  # the CLI imports FORMATS at start-up: no networkx here
+    from collections.abc import Collection
+
     from squasher.graph import MigrationGraph
 
 FORMATS = ("text", "dot", "mermaid", "json")
+
+#: ``graph --collapse N``'s default: a line of this many plain migrations or more is drawn
+#: as one box in dot, Mermaid and the pictures (0: never)
+DEFAULT_COLLAPSE = 8
 
 
 def node_id(key: MigrationKey) -> str:
@@ -85,18 +92,22 @@ def _edges(graph: MigrationGraph, nodes: set[MigrationKey]) -> list[tuple[Migrat
 
 
 def render(graph: MigrationGraph, fmt: str, apps: list[str] | None = None,
-           root: Path | None = None, *, legend: bool = False) -> str:
+           root: Path | None = None, *, legend: bool = False, collapse: int = 0,
+           keep: Collection[MigrationKey] = ()) -> str:
     """The graph of ``apps`` (default: all project apps) in ``fmt`` (one of :data:`FORMATS`).
 
     ``legend``: dot and Mermaid output get a legend box explaining the node styles that
-    occur (the CLI's pictures; the editor's webview draws its own)."""
+    occur (the CLI's pictures; the editor's webview draws its own). ``collapse``: in dot
+    and Mermaid, lines of that many plain migrations or more are one box (see
+    :func:`collapsed_runs`; ``keep``: migrations never hidden in a box, e.g. those ``check``
+    reports); text and JSON always list every migration."""
     apps = apps or graph.apps()
     if fmt == "text":
         return render_text(graph, apps, root)
     if fmt == "dot":
-        return render_dot(graph, apps, legend=legend)
+        return render_dot(graph, apps, legend=legend, collapse=collapse, keep=keep)
     if fmt == "mermaid":
-        return render_mermaid(graph, apps, legend=legend)
+        return render_mermaid(graph, apps, legend=legend, collapse=collapse, keep=keep)
     if fmt == "json":
         return render_json(graph, apps, root)
     raise ValueError(f"unknown format {fmt!r}")
@@ -164,11 +175,120 @@ LEGEND = {
     "external": "other app / external",
     "missing": "missing (dangling dependency)",
     "unparsable": "unreadable file",
+    "collapsed": "line of migrations, collapsed",
 }
 
+#: the only flags a migration inside a collapsed line may have (the others are marked)
+_PLAIN_FLAGS = frozenset({"initial", "leaf"})
 
-def _legend_flags(graph: MigrationGraph, nodes: list[MigrationKey], ctx: _Context) -> list[str]:
-    present = {flag for key in nodes for flag in _flags(graph, key, ctx)}
+
+@dataclass(frozen=True)
+class CollapsedRun:
+    """A line of migrations of one app drawn as one box (members in graph order)."""
+
+    members: tuple[MigrationKey, ...]
+
+    @property
+    def app(self) -> str:
+        return self.members[0][0]
+
+    @property
+    def id(self) -> str:
+        """``c_<app>__<first name>``: never one of the ``n_``/``legend_`` ids."""
+        return "c_" + node_id(self.members[0])[2:]
+
+    @property
+    def label(self) -> str:
+        """``0012 … 0047 (36 migrations)``."""
+        first, last = _short_name(self.members[0][1]), _short_name(self.members[-1][1])
+        return f"{first} … {last} ({len(self.members)} migrations)"
+
+
+def _short_name(name: str) -> str:
+    """A migration's number (``0012`` of ``0012_add_field``), or its whole name."""
+    prefix = name.split("_", 1)[0]
+    return prefix if prefix.isdigit() else name
+
+
+def _in_cycles(graph: MigrationGraph) -> set[MigrationKey]:
+    """Migrations on a circular dependency (``check`` reports them: never collapsed)."""
+    if not graph.cycles():
+        return set()
+    import networkx as nx
+
+    return {key for component in nx.strongly_connected_components(graph.nx)
+            if len(component) > 1 or graph.nx.has_edge(*component, *component)
+            for key in component}
+
+
+def _collapsible(graph: MigrationGraph, key: MigrationKey, apps: set[str], ctx: _Context,
+                 kept: set[MigrationKey]) -> bool:
+    """A migration of the drawn apps with nothing the picture marks or check warns about."""
+    return (key[0] in apps and key in graph.nx and graph.is_project_node(key)
+            and key not in graph.unresolved and key not in kept
+            and _PLAIN_FLAGS.issuperset(_flags(graph, key, ctx)))
+
+
+def collapsed_runs(graph: MigrationGraph, apps: list[str], collapse: int,
+                   ctx: _Context | None = None,
+                   keep: Collection[MigrationKey] = ()) -> list[CollapsedRun]:
+    """The lines of ``collapse`` or more migrations that dot, Mermaid and the HTML page
+    draw as one box: chains (:func:`squasher.graph.linear_runs` over the picture's edges,
+    replaced edges included) of migrations with one parent and one child in their own
+    app, and no squash, replaced, merge, conflict, unreadable or unresolved mark, not on
+    a circular dependency and not in ``keep``."""
+    from squasher.graph import linear_runs
+
+    if collapse < 1:
+        return []
+    ctx = ctx or _Context(graph)
+    wanted = set(apps)
+    edges = [(a, b) for a, b, _ in _edges(graph, set(_selected_nodes(graph, apps)))]
+    kept = _in_cycles(graph) | set(keep)
+    runs = linear_runs(edges, lambda key: _collapsible(graph, key, wanted, ctx, kept), collapse)
+    return [CollapsedRun(tuple(run)) for run in runs]
+
+
+@dataclass
+class _Picture:
+    """What dot and Mermaid draw: per app its migrations and collapsed boxes, the edges
+    between their ids, and every selected migration (for the legend)."""
+
+    nodes: list[MigrationKey]
+    by_app: dict[str, list[MigrationKey | CollapsedRun]]
+    edges: list[tuple[str, str, str]]
+    runs: list[CollapsedRun]
+
+
+def _picture(graph: MigrationGraph, apps: list[str], ctx: _Context, collapse: int,
+             keep: Collection[MigrationKey]) -> _Picture:
+    nodes = _selected_nodes(graph, apps)
+    runs = collapsed_runs(graph, apps, collapse, ctx, keep)
+    run_of = {key: run for run in runs for key in run.members}
+    box_at = {min(run.members): run for run in runs}  # where its first name would be
+    by_app: dict[str, list[MigrationKey | CollapsedRun]] = {}
+    for key in nodes:
+        if key in box_at:
+            by_app.setdefault(key[0], []).append(box_at[key])
+        elif key not in run_of:
+            by_app.setdefault(key[0], []).append(key)
+
+    def drawn_id(key: MigrationKey) -> str:
+        run = run_of.get(key)
+        return run.id if run else node_id(key)
+
+    edges: dict[tuple[str, str], str] = {}
+    for a, b, kind in _edges(graph, set(nodes)):
+        ends = (drawn_id(a), drawn_id(b))
+        if ends[0] != ends[1]:  # an edge inside a collapsed line is not drawn
+            edges.setdefault(ends, kind)
+    return _Picture(nodes, by_app, [(a, b, kind) for (a, b), kind in edges.items()], runs)
+
+
+def _legend_flags(graph: MigrationGraph, picture: _Picture, ctx: _Context) -> list[str]:
+    present = {flag for key in picture.nodes for flag in _flags(graph, key, ctx)}
+    if picture.runs:
+        present.add("collapsed")
     return [flag for flag in LEGEND if flag in present]
 
 
@@ -192,37 +312,45 @@ def _dot_node_attrs(flags: list[str]) -> list[str]:
         styles.append("dotted")
     if "missing" in flags:
         attrs.append('color="red"')
+    if "collapsed" in flags:  # a double border: a stack of migrations
+        attrs += ["peripheries=2", 'fillcolor="#e6f4ea"', 'color="#1e7e34"']
+        styles.append("filled")
     if styles:
         attrs.append(f'style="{",".join(styles)}"')
     return attrs
 
 
-def render_dot(graph: MigrationGraph, apps: list[str], *, legend: bool = False) -> str:
+def _dot_node(graph: MigrationGraph, item: MigrationKey | CollapsedRun, ctx: _Context) -> str:
+    if isinstance(item, CollapsedRun):
+        first, last = item.members[0][1], item.members[-1][1]
+        attrs = [f'label="{item.label}"', *_dot_node_attrs(["collapsed"]),
+                 f'tooltip="{item.app}: {len(item.members)} migrations in a line, {first} … {last}"']
+        return f"    {item.id} [{', '.join(attrs)}];"
+    flags = _flags(graph, item, ctx)
+    mark = MERGE_MARK if "merge" in flags else ""
+    attrs = [f'label="{mark}{item[1]}"', *_dot_node_attrs(flags)]
+    attrs.append(f'tooltip="{item[0]}.{item[1]} ({", ".join(flags) or "migration"})"')
+    return f"    {node_id(item)} [{', '.join(attrs)}];"
+
+
+def render_dot(graph: MigrationGraph, apps: list[str], *, legend: bool = False,
+               collapse: int = 0, keep: Collection[MigrationKey] = ()) -> str:
     ctx = _Context(graph)
-    nodes = _selected_nodes(graph, apps)
-    node_set = set(nodes)
+    picture = _picture(graph, apps, ctx, collapse, keep)
     out = ["digraph migrations {", "  rankdir=TB;", '  node [shape=box, fontname="monospace"];']
-    by_app: dict[str, list[MigrationKey]] = {}
-    for key in nodes:
-        by_app.setdefault(key[0], []).append(key)
-    for index, (app, keys) in enumerate(sorted(by_app.items())):
+    for index, (app, items) in enumerate(sorted(picture.by_app.items())):
         out.append(f"  subgraph cluster_{index} {{")
         out.append(f'    label="{app}";')
-        for key in keys:
-            flags = _flags(graph, key, ctx)
-            mark = MERGE_MARK if "merge" in flags else ""
-            attrs = [f'label="{mark}{key[1]}"', *_dot_node_attrs(flags)]
-            attrs.append(f'tooltip="{key[0]}.{key[1]} ({", ".join(flags) or "migration"})"')
-            out.append(f"    {node_id(key)} [{', '.join(attrs)}];")
+        out.extend(_dot_node(graph, item, ctx) for item in items)
         out.append("  }")
-    for a, b, kind in _edges(graph, node_set):
+    for a, b, kind in picture.edges:
         style = ' [style=dashed, color="gray60"]' if kind == "replaced" else ""
-        out.append(f"  {node_id(a)} -> {node_id(b)}{style};")
+        out.append(f"  {a} -> {b}{style};")
     if legend:
         out.append('  subgraph cluster_legend {')
         out.append('    label="legend"; style="rounded"; color="gray60";')
         out.append('    legend_migration [label="migration"];')
-        for flag in _legend_flags(graph, nodes, ctx):
+        for flag in _legend_flags(graph, picture, ctx):
             mark = MERGE_MARK if flag == "merge" else ""
             attrs = [f'label="{mark}{LEGEND[flag]}"', *_dot_node_attrs([flag])]
             out.append(f"    legend_{flag} [{', '.join(attrs)}];")
@@ -231,18 +359,19 @@ def render_dot(graph: MigrationGraph, apps: list[str], *, legend: bool = False) 
     return "\n".join(out) + "\n"
 
 
-def render_mermaid(graph: MigrationGraph, apps: list[str], *, legend: bool = False) -> str:
+def render_mermaid(graph: MigrationGraph, apps: list[str], *, legend: bool = False,
+                   collapse: int = 0, keep: Collection[MigrationKey] = ()) -> str:
     ctx = _Context(graph)
-    nodes = _selected_nodes(graph, apps)
-    node_set = set(nodes)
+    picture = _picture(graph, apps, ctx, collapse, keep)
     out = ["flowchart TB"]
-    by_app: dict[str, list[MigrationKey]] = {}
-    for key in nodes:
-        by_app.setdefault(key[0], []).append(key)
     classes: dict[str, list[str]] = {}
-    for app, keys in sorted(by_app.items()):
+    for app, items in sorted(picture.by_app.items()):
         out.append(f'  subgraph app_{node_id((app, ""))[2:-2]}["{app}"]')
-        for key in keys:
+        for key in items:
+            if isinstance(key, CollapsedRun):
+                out.append(f'    {key.id}["{key.label}"]')
+                classes.setdefault("collapsed", []).append(key.id)
+                continue
             flags = _flags(graph, key, ctx)
             label = key[1].replace('"', "'")
             nid = node_id(key)
@@ -259,14 +388,14 @@ def render_mermaid(graph: MigrationGraph, apps: list[str], *, legend: bool = Fal
                 if flag in flags:
                     classes.setdefault(flag, []).append(nid)
         out.append("  end")
-    for a, b, kind in _edges(graph, node_set):
+    for a, b, kind in picture.edges:
         arrow = "-.->" if kind == "replaced" else "-->"
-        out.append(f"  {node_id(a)} {arrow} {node_id(b)}")
+        out.append(f"  {a} {arrow} {b}")
     if legend:
         # legend_* ids never collide with migration ids (n_<app>__<name>)
         out.append('  subgraph legend["legend"]')
         out.append('    legend_migration["migration"]')
-        for flag in _legend_flags(graph, nodes, ctx):
+        for flag in _legend_flags(graph, picture, ctx):
             text = LEGEND[flag]
             shape = {"merge": f'("{MERGE_MARK}{text}")', "squash": f'[["{text}"]]',
                      "external": f'(["{text}"])', "missing": f'(["{text}"])'}.get(flag, f'["{text}"]')
@@ -281,6 +410,7 @@ def render_mermaid(graph: MigrationGraph, apps: list[str], *, legend: bool = Fal
         "external": "fill:#f6f6f6,stroke:#aaaaaa,stroke-dasharray:2 2",
         "missing": "fill:#ffe0e0,stroke:#d00000,stroke-dasharray:2 2",
         "unparsable": "fill:#ffe0e0,stroke:#d00000",
+        "collapsed": "fill:#e6f4ea,stroke:#1e7e34,stroke-width:3px",
     }
     for flag, ids in classes.items():
         out.append(f"  classDef {flag} {styles[flag]}")

@@ -3,10 +3,12 @@ dot and Mermaid carry a legend (issue 13)."""
 
 from __future__ import annotations
 
+import html
 import json
 import os
 import re
 import shutil
+import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -98,9 +100,7 @@ def test_html_page_is_self_contained_and_shows_a_clicked_migration(sample_projec
     assert node["replaced_by"] == "billing.0001_squashed_0004_alter_invoice_number"
 
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
-    require(browser is not None, "Chromium (vscode-extension/e2e/setup.sh installs it)")
-    import subprocess
-
+    require(browser is not None, "Chromium (.ci/run installs it)")
     dom = subprocess.run(
         [browser, "--headless", "--no-sandbox", "--disable-gpu", "--dump-dom",
          page.as_uri() + "#billing.0003_payment"],
@@ -138,3 +138,85 @@ def test_merge_migration_is_a_normal_sized_box_with_a_marker(sample_project: Pat
     merge = heights["n_catalog__0022_merge_supplier_phone_category_description"]
     normal = heights["n_catalog__0021_alter_supplier_phone"]
     assert merge <= normal * 1.1, (merge, normal)
+
+
+#: a script run after the page's own: where the legend and every node ended up on screen
+_GEOMETRY_PROBE = """<script>
+(function () {
+  function box(g) { var r = g.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; }
+  var out = {legend: null, nodes: {}};
+  document.querySelectorAll("#canvas g.cluster, #canvas g.node").forEach(function (g) {
+    var title = g.querySelector("title"); if (!title) { return; }
+    if (title.textContent === "cluster_legend") { out.legend = box(g); }
+    else if (g.classList.contains("node")) { out.nodes[title.textContent] = box(g); }
+  });
+  var pre = document.createElement("pre"); pre.id = "geometry"; pre.hidden = true;
+  pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+})();
+</script>
+"""
+WINDOW = (1400, 900)
+#: fill colours of the legend entries sample_apps shows (squash, merge, collapsed line)
+SQUASH_FILL, MERGE_FILL, COLLAPSED_FILL = (0xD0, 0xE8, 0xFF), (0xFF, 0xF4, 0xD0), (0xE6, 0xF4, 0xEA)
+
+
+def _near(colour: tuple[int, int, int], tolerance: int = 4):  # type: ignore[no-untyped-def]
+    return lambda r, g, b: max(abs(r - colour[0]), abs(g - colour[1]), abs(b - colour[2])) <= tolerance
+
+
+def _ink(r: int, g: int, b: int) -> bool:
+    """A pixel of a line or a letter (the drawing's background is white)."""
+    return max(r, g, b) < 170
+
+
+def _headless(browser: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [browser, "--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars",
+         "--force-device-scale-factor=1", f"--window-size={WINDOW[0]},{WINDOW[1]}",
+         f"--user-data-dir={tmp_path / 'chromium-profile'}", *args],
+        capture_output=True, text=True, timeout=120)
+
+
+def test_html_screenshot_shows_the_legend_and_the_nodes(sample_project: Path, tmp_path: Path) -> None:
+    """The page in a real headless Chromium: its screenshot has the legend (with the squash,
+    merge and collapsed-line colours inside the legend's box) and every node drawn (ink in
+    each node's box), at the places the page's own layout put them."""
+    require(shutil.which("dot") is not None, "Graphviz (dot)")
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    require(browser is not None, "Chromium (.ci/run installs it)")
+    from fixtures.png import read_png
+
+    page = tmp_path / "graph.html"
+    proc = run_squasher("graph", "-o", str(page), cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", _GEOMETRY_PROBE + "</body>"))
+    dom = _headless(browser, tmp_path, "--dump-dom", probe.as_uri()).stdout
+    found = re.search(r'<pre id="geometry" hidden="">(.*?)</pre>', dom, re.S)
+    assert found is not None, dom[-2000:]
+    geometry = json.loads(html.unescape(found.group(1)))
+    shot = tmp_path / "graph.png"
+    _headless(browser, tmp_path, f"--screenshot={shot}", probe.as_uri())
+    image = read_png(shot.read_bytes())
+    assert (image.width, image.height) == WINDOW
+
+    legend = geometry["legend"]
+    assert legend is not None, "no legend in the drawing"
+    assert legend[0] >= 0 and legend[1] >= 0 and legend[2] <= WINDOW[0] and legend[3] <= WINDOW[1]
+    for name, colour in (("squash", SQUASH_FILL), ("merge", MERGE_FILL), ("collapsed", COLLAPSED_FILL)):
+        assert image.count(legend, _near(colour)) >= 40, f"legend entry {name} not on the screenshot"
+    assert image.count(legend, _ink) >= 200  # its texts
+
+    migrations = {k: v for k, v in geometry["nodes"].items() if k.startswith("n_")}
+    boxes = {k: v for k, v in geometry["nodes"].items() if k.startswith("c_")}
+    assert len(migrations) >= 40 and len(boxes) == 3  # catalog: 3 lines collapsed
+    for node, where in migrations.items():
+        assert where[0] >= 0 and where[2] <= WINDOW[0] and where[3] <= WINDOW[1], node
+        assert image.count(where, _ink) >= 20, f"{node} is not drawn"
+    for node, where in boxes.items():
+        assert image.count(where, _near(COLLAPSED_FILL)) >= 40, f"{node} is not drawn"
+    squash = geometry["nodes"]["n_billing__0001_squashed_0004_alter_invoice_number"]
+    assert image.count(squash, _near(SQUASH_FILL)) >= 40
+    # outside every box: the page's background, not more of the same
+    empty = (WINDOW[0] - 300, WINDOW[1] - 60, WINDOW[0] - 20, WINDOW[1] - 20)  # the panel's foot
+    assert image.count(empty, _near(SQUASH_FILL)) == 0

@@ -4,6 +4,8 @@ With ``-o FILE`` and no ``--format`` the format follows the file's extension: ``
 ``.dot``/``.gv``, ``.mmd``/``.mermaid``, ``.json``, and pictures ``.svg``/``.png``/``.pdf``
 drawn by Graphviz's ``dot`` program when it is installed, and ``.html``: one self-contained
 page with that drawing, pan/zoom and a panel showing a clicked migration (``render_html``).
+``--collapse N`` (default 8; ``--no-collapse`` = 0) draws every line of N or more plain
+migrations as one box in dot, Mermaid, the pictures and the page (where it expands).
 """
 
 from __future__ import annotations
@@ -12,10 +14,15 @@ import argparse
 import shutil
 import subprocess
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from squasher.cli.common import add_common_arguments, load_project
 from squasher.errors import UsageError
-from squasher.render import FORMATS
+from squasher.render import DEFAULT_COLLAPSE, FORMATS
+
+if TYPE_CHECKING:
+    from squasher.project import Project
+    from squasher.records import MigrationKey
 
 #: output file extension -> text format
 TEXT_SUFFIXES = {".txt": "text", ".dot": "dot", ".gv": "dot", ".mmd": "mermaid",
@@ -42,8 +49,29 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                         help="write to FILE instead of stdout (format from its extension)")
     parser.add_argument("--no-legend", action="store_true",
                         help="leave the legend out of dot/mermaid output and pictures")
+    collapse = parser.add_mutually_exclusive_group()
+    collapse.add_argument("--collapse", type=collapse_length, default=DEFAULT_COLLAPSE,
+                          metavar="N",
+                          help="in dot/mermaid output, pictures and the html page, draw each "
+                               "line of N or more migrations (one parent and one child in the "
+                               "same app, nothing marked) as one box with their count; the "
+                               f"page expands it on a click (default {DEFAULT_COLLAPSE}; 0: "
+                               "draw every migration)")
+    collapse.add_argument("--no-collapse", dest="collapse", action="store_const", const=0,
+                          help="draw every migration (same as --collapse 0)")
     add_common_arguments(parser, settings=True, cache=True)
     parser.set_defaults(handler=handle)
+
+
+def collapse_length(value: str) -> int:
+    """``--collapse N``: 0 (off) or a run length of at least 2."""
+    try:
+        length = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if length < 0 or length == 1:
+        raise argparse.ArgumentTypeError(f"{length}: use 0 (draw every migration) or at least 2")
+    return length
 
 
 def output_format(fmt: str | None, output: Path | None) -> tuple[str, str | None]:
@@ -91,19 +119,15 @@ def handle(args: argparse.Namespace) -> int:
 
     fmt, image = output_format(args.format, args.output)
     project = load_project(args)
+    keep = reported(project, args.apps) if args.collapse and fmt in ("dot", "mermaid") else set()
     text = render(project.graph, fmt, args.apps or None, root=project.root,
-                  legend=not args.no_legend)
+                  legend=not args.no_legend, collapse=args.collapse, keep=keep)
     if args.output is None:
         print(text, end="")
         return 0
     data: str | bytes
     if image == "html":
-        from squasher.render_html import render_html
-
-        svg = draw(text, "svg", args.output).decode("utf-8")
-        apps = args.apps or project.graph.apps()
-        data = render_html(project.graph, apps, svg, root=project.root,
-                           title=f"{project.root.name}: migration graph")
+        data = html_page(project, args, text, keep)
     else:
         data = draw(text, image, args.output) if image else text
     try:
@@ -111,3 +135,28 @@ def handle(args: argparse.Namespace) -> int:
     except OSError as error:
         raise UsageError(f"cannot write {args.output}: {error.strerror}", path=args.output) from error
     return 0
+
+
+def reported(project: Project, apps: list[str]) -> set[MigrationKey]:
+    """The migrations ``squasher check`` reports a problem on: never hidden in a box."""
+    from squasher.check import check_project
+
+    return {p.key for p in check_project(project, apps or None) if p.key is not None}
+
+
+def html_page(project: Project, args: argparse.Namespace, dot_source: str,
+              keep: set[MigrationKey]) -> str:
+    """The self-contained page: the collapsed drawing and, when a line was collapsed, a
+    second drawing with every migration that the page swaps in to expand it."""
+    from squasher.render import collapsed_runs, render
+    from squasher.render_html import render_html
+
+    apps = args.apps or project.graph.apps()
+    svg = draw(dot_source, "svg", args.output).decode("utf-8")
+    expanded = None
+    if collapsed_runs(project.graph, apps, args.collapse, keep=keep):
+        full = render(project.graph, "dot", apps, root=project.root, legend=not args.no_legend)
+        expanded = draw(full, "svg", args.output).decode("utf-8")
+    return render_html(project.graph, apps, svg, root=project.root,
+                       title=f"{project.root.name}: migration graph",
+                       expanded_svg=expanded, collapse=args.collapse, keep=keep)
