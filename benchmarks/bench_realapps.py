@@ -127,7 +127,7 @@ def measure(python: str, label: str, work: Path, database: str,
         row.update(ops_before=sum(p["operations"]["before"] for p in pieces),
                    ops_after=sum(p["operations"]["after"] for p in pieces),
                    ops_django_optimizer=sum(p["operations"]["django_optimizer"] for p in pieces))
-        extra = ["--database", database]
+        extra = ["--verify-on", "postgresql" if database == "postgres" else database]
         row["verify_s"] = row["verify_cpu"] = 0.0
         row["result"] = "OK"
         row["nondeterministic"] = []

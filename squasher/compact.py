@@ -41,6 +41,14 @@ from squasher.errors import SettingsError, SquasherError, VerificationError
 from squasher.fileops import ChangeSet
 from squasher.records import MigrationKey
 from squasher.suggest import Suggestion, suggest
+from squasher.throwaway_db import (
+    POSTGRESQL,
+    SQLITE_BACKEND,
+    Backend,
+    postgres_databases,
+    resolve_backend,
+    split_legacy_database,
+)
 
 __all__ = ["AppStats", "CompactReport", "compact", "measure", "migrate_times"]
 
@@ -177,9 +185,10 @@ def django_app_labels(root: Path, settings_module: str) -> set[str]:
     return {app for (app, _name), external in nodes if not external}
 
 
-def migrate_times(root: Path, settings_module: str, database: str = "sqlite") -> dict[str, Any]:
+def migrate_times(root: Path, settings_module: str, backend: Backend = SQLITE_BACKEND
+                  ) -> dict[str, Any]:
     """Migrate a copy of ``root`` on a fresh database; ``{"per_app", "count", "total"}``."""
-    from squasher.verify import DSN_ENV, claim_temp_dir, copy_project, postgres_databases
+    from squasher.verify import claim_temp_dir, copy_project
 
     tmp = Path(tempfile.mkdtemp(prefix="squasher-compact-"))
     claim_temp_dir(tmp)
@@ -200,14 +209,8 @@ def migrate_times(root: Path, settings_module: str, database: str = "sqlite") ->
                 raise VerificationError(f"the timing worker died (exit {proc.returncode}): {tail}")
             return json.loads(out.read_text())
 
-        if database == "postgres":
-            dsn = os.environ.get(DSN_ENV)
-            if not dsn:
-                from squasher.errors import DatabaseUnavailableError
-
-                raise DatabaseUnavailableError(f"{DSN_ENV} is not set",
-                                               hint=f"export {DSN_ENV}=postgresql://...")
-            with postgres_databases(dsn, 1) as dbs:
+        if backend.engine == POSTGRESQL:
+            with postgres_databases(backend, 1) as dbs:
                 result = run(dbs[0])
         else:
             result = run({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "time.sqlite3")})
@@ -258,8 +261,8 @@ def _staged_changes(root: Path, work: Path, baseline: dict[str, bytes]) -> Chang
 
 
 def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: int = 0,
-            settings_module: str | None = None, database: str = "sqlite",
-            dry_run: bool = False, timing: bool = True, keep_going: bool = False,
+            settings_module: str | None = None, database: str = "default",
+            verify_on: str | None = None, dry_run: bool = False, timing: bool = True, keep_going: bool = False,
             progress: Any = None) -> CompactReport:
     """Suggest, squash (with cycle splitting) and verify every worthwhile range.
 
@@ -284,7 +287,7 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
     wanted = list(apps) if apps else graph.apps()
     for app in wanted:
         graph.require_app(app)
-    report = CompactReport(root=root, database=database, dry_run=dry_run, keep_going=keep_going)
+    report = CompactReport(root=root, database="", dry_run=dry_run, keep_going=keep_going)
     conflicts = graph.conflicts()
     for app in wanted:
         if app in conflicts:
@@ -305,9 +308,15 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
     if dry_run or not report.planned:
         return report
     assert settings is not None
+    alias, verify_on, legacy = split_legacy_database(database, verify_on)
+    backend = resolve_backend(root, settings, verify_on=verify_on, database=alias)
+    report.database = backend.label
+    for warning in (legacy, backend.note):
+        if warning:
+            say(f"warning: {warning}")
     if timing:
         say("timing a fresh `migrate` of the project before compaction...")
-        times = migrate_times(root, settings, database)
+        times = migrate_times(root, settings, backend)
         report.total_before = times["total"]
         for app, stats in report.before.items():
             stats.seconds = times["per_app"].get(app, 0.0)
@@ -322,7 +331,7 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
             """Paths of the working copy shown as paths of the user's project."""
             return text.replace(str(work), str(root))
 
-        written, project = _squash_all(work, scope, keep_last, settings, database, report, say, here)
+        written, project = _squash_all(work, scope, keep_last, settings, backend, report, say, here)
         if report.failures and not keep_going:
             report.discarded = [f"{item['app']}.{item['name']}" for item in written]
             say("nothing was written: a squash failed verification (--keep-going keeps the "
@@ -333,7 +342,7 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
         report.after = measure(project, scope)
         if timing and written:
             say("timing a fresh `migrate` of the project after compaction...")
-            times = migrate_times(work, settings, database)
+            times = migrate_times(work, settings, backend)
             report.total_after = times["total"]
             for app, stats in report.after.items():
                 stats.seconds = times["per_app"].get(app, 0.0)
@@ -349,7 +358,7 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
     return report
 
 
-def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, database: str,
+def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, backend: Backend,
                 report: CompactReport, say: Any, here: Any) -> tuple[list[dict[str, Any]], Any]:
     """The suggest -> squash -> verify loop in the working copy ``work``.
 
@@ -378,7 +387,7 @@ def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, dat
         importlib.invalidate_caches()
         try:
             result = plan_and_write(work, s.app, s.last[1], s.first[1], split=True,
-                                    verify=True, database=database, settings_module=settings,
+                                    verify=True, backend=backend, settings_module=settings,
                                     progress=lambda text: say(f"  {text}"))
         except SquasherError as error:
             report.failures.append(f"{s.app} {s.first[1]}..{s.last[1]}: {here(str(error))}")
@@ -395,7 +404,7 @@ def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, dat
                 "verified": bool(result.verified),
             })
             say(f"  verified {piece.name}: {len(piece.members)} migrations, "
-                f"{piece.ops_before} -> {piece.ops_after} operations, on {database}")
+                f"{piece.ops_before} -> {piece.ops_after} operations, on {backend.label}")
     return written, project
 
 

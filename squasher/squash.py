@@ -63,7 +63,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.carry import CarriedItem
 from squasher.errors import (
@@ -80,6 +80,9 @@ from squasher.errors import (
 )
 from squasher.fileops import ChangeSet
 from squasher.records import MigrationKey, MigrationRecord
+
+if TYPE_CHECKING:
+    from squasher.throwaway_db import Backend
 
 __all__ = ["PieceResult", "SquashResult", "plan_squash", "plan_and_write", "squash_name"]
 
@@ -864,28 +867,10 @@ def _run_sql() -> type:
     return RunSQL
 
 
-def _check_postgres() -> None:
-    """Fail before writing anything when the verification database cannot be reached."""
-    import os
-
-    from squasher.errors import DatabaseUnavailableError
-    from squasher.verify import DSN_ENV
-
-    if not os.environ.get(DSN_ENV):
-        raise DatabaseUnavailableError(
-            f"verifying on PostgreSQL needs a server: {DSN_ENV} is not set",
-            hint=f"export {DSN_ENV}=postgresql://user:password@host:5432/postgres, "
-                 "or use --no-verify / --database sqlite")
-    try:
-        from squasher.verify import _postgres_connect
-    except ImportError:  # pragma: no cover
-        return
-    _postgres_connect(os.environ[DSN_ENV]).close()
-
-
 def plan_and_write(root: str | Path, app: str, end: str, start: str | None = None, *,
                    name: str | None = None, split: bool = False, optimize: bool = True,
-                   verify: bool = True, database: str = "sqlite", dry_run: bool = False,
+                   verify: bool = True, database: str = "default", verify_on: str | None = None,
+                   backend: Backend | None = None, dry_run: bool = False,
                    allow_dynamic: bool = False, settings_module: str | None = None,
                    header: bool = True, progress: Callable[[str], None] | None = None,
                    verify_dry_run: bool = False) -> SquashResult:
@@ -898,11 +883,17 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     verification's difference is kept in the notes. ``progress`` receives one line of text
     per step (loading, optimizing, writing, each verification). ``verify_dry_run`` (with
     ``dry_run`` and ``verify``): verify in a copy all the same, and write nothing.
+    ``database`` (a ``DATABASES`` alias) and ``verify_on`` choose the engine verification
+    migrates on (:mod:`squasher.throwaway_db`), unless a resolved ``backend`` is given.
     """
-    if database not in ("sqlite", "postgres"):
-        raise UsageError(f"unknown database {database!r}", hint="use sqlite or postgres")
-    if verify and (not dry_run or verify_dry_run) and database == "postgres":
-        _check_postgres()
+    legacy = None
+    if verify and (not dry_run or verify_dry_run) and backend is None:
+        # Chosen (and a PostgreSQL server reached) before planning: fail before any work.
+        from squasher.throwaway_db import resolve_backend, split_legacy_database
+
+        alias, verify_on, legacy = split_legacy_database(database, verify_on)
+        backend = resolve_backend(Path(root).resolve(), settings_module, verify_on=verify_on,
+                                  database=alias)
     options: dict[str, Any] = dict(name=name, split=split, optimize=optimize,
                                    allow_dynamic=allow_dynamic, settings_module=settings_module,
                                    header=header, progress=progress)
@@ -912,9 +903,10 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     if not verify:
         result.changes.apply()
         return result
+    assert backend is not None
     t0 = time.perf_counter()
     try:
-        _verify_in_copy(result, settings_module, database, progress)
+        _verify_in_copy(result, settings_module, backend, progress)
     except VerificationError as first_error:
         if not split:
             raise
@@ -922,7 +914,7 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
         if not ordered.split_for_order:
             raise
         try:
-            _verify_in_copy(ordered, settings_module, database, progress)
+            _verify_in_copy(ordered, settings_module, backend, progress)
         except VerificationError:
             raise first_error from None
         ordered.notes.append(
@@ -935,11 +927,12 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     if not dry_run:
         result.changes.apply()
     result.verified = True
+    result.warnings += [w for w in (legacy, backend.note) if w]
     result.timings["verify"] = round(time.perf_counter() - t0, 3)
     return result
 
 
-def _verify_in_copy(result: SquashResult, settings_module: str | None, database: str,
+def _verify_in_copy(result: SquashResult, settings_module: str | None, backend: Backend,
                     progress: Callable[[str], None] | None = None) -> None:
     """Verify every piece of ``result`` in a copy of the project that already has the new
     files: an unverified squash never reaches the user's tree, whatever happens to this
@@ -973,10 +966,10 @@ def _verify_in_copy(result: SquashResult, settings_module: str | None, database:
         staged.apply(root=copy)
         for number, piece in enumerate(result.pieces, 1):
             if progress is not None:
-                progress(f"verifying {piece.name} on {database} ({number} of "
+                progress(f"verifying {piece.name} on {backend.label} ({number} of "
                          f"{len(result.pieces)}): original, squashed and partly applied histories")
             report = verify_squash(copy, result.app, piece.name,
-                                   settings_module=settings_module, database=database)
+                                   settings_module=settings_module, backend=backend)
             report.relocate(copy, result.root)
             result.verification.append(report)
             if not report.ok:

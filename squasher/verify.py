@@ -24,24 +24,24 @@ two runs of the *same* history (random tokens, encrypted columns, clocks) is nam
 as non-deterministic and its rows are not compared (its schema is). Content types and
 permissions are compared by natural key (their ids follow the order a history created models).
 
-SQLite databases are temporary files; with ``database="postgres"`` throwaway databases
-``squasher_verify_<random>`` are created on the server named by ``SQUASHER_POSTGRES_DSN`` and
-dropped afterwards, also on failure. Temporary directories are always removed.
+The throwaway databases are made on the engine :mod:`squasher.throwaway_db` chooses (the
+project's own, like Django's test runner, unless ``--verify-on`` says otherwise): SQLite
+databases are temporary files; PostgreSQL databases ``squasher_verify_<random>`` are created on
+the project's server (or the one ``SQUASHER_POSTGRES_DSN`` names) and dropped afterwards, also
+on failure. Temporary directories are always removed.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager, suppress
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,9 +57,15 @@ from squasher.errors import (
     UsageError,
     VerificationError,
 )
+from squasher.throwaway_db import (  # noqa: F401 - DSN_ENV, postgres_databases: re-exported
+    DSN_ENV,
+    POSTGRESQL,
+    Backend,
+    postgres_databases,
+    resolve_backend,
+    split_legacy_database,
+)
 
-DSN_ENV = "SQUASHER_POSTGRES_DSN"
-DATABASES = ("sqlite", "postgres")
 WORKER_TIMEOUT = 540
 
 _SKIP_DIRS = {
@@ -77,7 +83,12 @@ class VerifyReport:
 
     app: str
     squash: str
+    #: engine of the throwaway databases: ``sqlite`` or ``postgresql``
     database: str
+    #: the ``DATABASES`` alias whose engine/server was asked for (``--database``)
+    alias: str = "default"
+    #: PostgreSQL: where the server came from (``SQUASHER_POSTGRES_DSN``, ``DATABASES[...]``)
+    server: str | None = None
     ok: bool = True
     differences: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -93,7 +104,8 @@ class VerifyReport:
     nondeterministic: list[str] = field(default_factory=list)
 
     def render(self) -> str:
-        head = f"verify {self.app}.{self.squash} on {self.database}: "
+        where = self.database + (f" ({self.server})" if self.server else "")
+        head = f"verify {self.app}.{self.squash} on {where}: "
         head += "OK" if self.ok else f"{len(self.differences)} difference(s)"
         lines = [head]
         if self.replaces:
@@ -154,70 +166,6 @@ def copy_project(root: Path, dest: Path) -> Path:
     a folder of the copy, or hiding replaced files in the copy would delete the user's own."""
     shutil.copytree(root, dest, ignore=_ignore, symlinks=False, ignore_dangling_symlinks=True)
     return dest
-
-
-def _postgres_params(dsn: str) -> dict[str, Any]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    try:
-        return dict(conninfo_to_dict(dsn))
-    except Exception as exc:
-        raise DatabaseUnavailableError(
-            f"{DSN_ENV} is not a valid PostgreSQL DSN: {exc}",
-            hint="e.g. postgresql://user:password@127.0.0.1:5432/postgres") from None
-
-
-def _postgres_connect(dsn: str) -> Any:
-    try:
-        import psycopg
-    except ImportError:
-        raise DatabaseUnavailableError(
-            "verifying on PostgreSQL needs psycopg", hint="pip install 'psycopg[binary]'") from None
-    params = _postgres_params(dsn)
-    params.setdefault("connect_timeout", 5)
-    where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
-    try:
-        return psycopg.connect(**params, autocommit=True)
-    except psycopg.Error as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DatabaseUnavailableError(
-            f"cannot connect to PostgreSQL at {where}: {first}",
-            hint=f"start the server or point {DSN_ENV} at one where this user may create databases",
-        ) from None
-
-
-@contextmanager
-def postgres_databases(dsn: str, count: int, template: str | None = None
-                       ) -> Iterator[list[dict[str, Any]]]:
-    """Create ``count`` throwaway databases (copies of the database ``template`` if given);
-    yield Django DATABASES entries; drop them after."""
-    params = _postgres_params(dsn)
-    names: list[str] = []
-    admin = _postgres_connect(dsn)
-    try:
-        try:
-            for _ in range(count):
-                name = f"squasher_verify_{secrets.token_hex(6)}"
-                admin.execute(f'CREATE DATABASE "{name}"'
-                              + (f' TEMPLATE "{template}"' if template else ""))
-                names.append(name)
-        except Exception as exc:
-            raise DatabaseUnavailableError(
-                f"cannot create a database on the PostgreSQL server: {str(exc).strip()}",
-                hint=f"the user in {DSN_ENV} needs the CREATEDB privilege") from None
-        options = {k: v for k, v in params.items()
-                   if k not in {"dbname", "user", "password", "host", "port"}}
-        yield [{
-            "ENGINE": "django.db.backends.postgresql", "NAME": name,
-            "USER": params.get("user", ""), "PASSWORD": params.get("password", ""),
-            "HOST": params.get("host", ""), "PORT": str(params.get("port", "")),
-            "OPTIONS": options,
-        } for name in names]
-    finally:
-        for name in names:
-            with suppress(Exception):
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.close()
 
 
 class _Worker:
@@ -314,30 +262,30 @@ def _failure(label: str, result: dict[str, Any]) -> str:
 
 
 def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: str | None = None,
-                  database: str = "sqlite", partial: bool = True) -> VerifyReport:
+                  database: str = "default", verify_on: str | None = None, partial: bool = True,
+                  backend: Backend | None = None) -> VerifyReport:
     """Check that the squash ``app.squash_name`` builds the same database as what it replaces.
 
-    Raises :class:`SettingsError`, :class:`DatabaseUnavailableError` or a :class:`UsageError`
-    for problems of the environment or the command line; verification failures are reported in
-    the returned :class:`VerifyReport` (``ok`` false, ``differences`` filled).
+    ``database`` is a ``DATABASES`` alias (Django's ``--database``) and ``verify_on`` the
+    engine of the throwaway databases (``sqlite``, ``postgresql``, None: the alias's own
+    engine), see :mod:`squasher.throwaway_db`; a resolved ``backend`` skips that choice (a
+    squash verifies several pieces on one). Raises :class:`SettingsError`,
+    :class:`DatabaseUnavailableError` or a :class:`UsageError` for problems of the environment
+    or the command line; verification failures are reported in the returned
+    :class:`VerifyReport` (``ok`` false, ``differences`` filled).
     """
     started = time.perf_counter()
     root = Path(root).resolve()
     if not root.is_dir():
         raise UsageError(f"project root {root} is not a directory")
-    if database not in DATABASES:
-        raise UsageError(f"unknown database {database!r}", hint="use sqlite or postgres")
+    alias, verify_on, legacy = split_legacy_database(database, verify_on)
     settings = resolve_settings_module(root, settings_module)
-    dsn = None
-    if database == "postgres":
-        dsn = os.environ.get(DSN_ENV)
-        if not dsn:
-            raise DatabaseUnavailableError(
-                f"verifying on PostgreSQL needs a server: {DSN_ENV} is not set",
-                hint=f"export {DSN_ENV}=postgresql://user:password@host:5432/postgres")
-        _postgres_connect(dsn).close()  # fail early, before copying anything
+    if backend is None:
+        backend = resolve_backend(root, settings, verify_on=verify_on, database=alias)
 
-    report = VerifyReport(app=app, squash=squash_name, database=database)
+    report = VerifyReport(app=app, squash=squash_name, database=backend.engine, alias=alias,
+                          server=None if backend.engine != POSTGRESQL else backend.source)
+    report.warnings += [w for w in (legacy, backend.note) if w]
     tmp = Path(tempfile.mkdtemp(prefix="squasher-verify-"))
     claim_temp_dir(tmp)
     try:
@@ -370,7 +318,7 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
 
         report.scope = list(info.get("scope_apps") or [])
         report.prefix = [f"{a}.{n}" for a, n in info.get("prefix") or []]
-        report.timings.update(_run_histories(worker, report, info, database, dsn, tmp, full,
+        report.timings.update(_run_histories(worker, report, info, backend, tmp, full,
                                              squashed, partial))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -386,8 +334,8 @@ class _Databases:
     databases created on the server (``CREATE DATABASE ... TEMPLATE``), all dropped on exit.
     """
 
-    def __init__(self, database: str, dsn: str | None, tmp: Path) -> None:
-        self.database, self.dsn, self.tmp = database, dsn, tmp
+    def __init__(self, backend: Backend, tmp: Path) -> None:
+        self.backend, self.tmp = backend, tmp
         self.stack = ExitStack()
         self.template: dict[str, Any] | None = None
         self._count = 0
@@ -400,12 +348,9 @@ class _Databases:
 
     def make(self, labels: list[str], *, from_template: bool = True) -> list[dict[str, Any]]:
         template = self.template if from_template else None
-        if self.database == "postgres":
-            assert self.dsn is not None
-            if template is None:
-                return self.stack.enter_context(postgres_databases(self.dsn, len(labels)))
+        if self.backend.engine == POSTGRESQL:
             return self.stack.enter_context(postgres_databases(
-                self.dsn, len(labels), template=template["NAME"]))
+                self.backend, len(labels), template=template["NAME"] if template else None))
         dbs = []
         for label in labels:
             self._count += 1
@@ -416,10 +361,9 @@ class _Databases:
         return dbs
 
 
-def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any], database: str,
-                   dsn: str | None, tmp: Path, full: Path, squashed: Path,
-                   partial: bool) -> dict[str, float]:
-    with _Databases(database, dsn, tmp) as pool:
+def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any], backend: Backend,
+                   tmp: Path, full: Path, squashed: Path, partial: bool) -> dict[str, float]:
+    with _Databases(backend, tmp) as pool:
         return _compare_histories(worker, report, info, pool, full, squashed, partial)
 
 

@@ -14,6 +14,7 @@ database connections are process-wide. The parent (:mod:`squasher.verify`) write
                {"op": "migrate", "pick_from": [["billing", "0001_a"], ...], "signals": false},
                {"op": "dump", "state": true, "data": true},
                {"op": "makemigrations_check", "app": "billing"}]}
+    # or only [{"op": "databases"}]: the settings' DATABASES, read without django.setup()
 
 and the worker writes ``{"ok": true, "results": [...one per step...]}`` or ``{"ok": false,
 "error": {"kind": "settings"|"database"|"usage"|"migrate"|"internal", "message", "hint",
@@ -87,7 +88,8 @@ def _deterministic() -> None:
     uuid.uuid4 = uuid4
 
 
-def _setup(job: dict[str, Any]) -> None:
+def _import_settings(job: dict[str, Any]) -> None:
+    """Import the project's settings the way ``manage.py`` does (no ``django.setup()``)."""
     root = Path(job["root"]).resolve()
     os.chdir(root)
     from squasher.django_loader import prepare_import
@@ -99,7 +101,6 @@ def _setup(job: dict[str, Any]) -> None:
         raise StepError("settings", exc.message, hint=exc.hint,
                         path=str(exc.path) if exc.path else None, line=exc.line) from exc
     _deterministic()
-    import django
     from django.conf import settings
 
     try:
@@ -112,6 +113,14 @@ def _setup(job: dict[str, Any]) -> None:
             hint="fix the error, or pass --settings / set DJANGO_SETTINGS_MODULE",
             path=path, line=line,
         ) from exc
+
+
+def _setup(job: dict[str, Any]) -> None:
+    import django
+    from django.conf import settings
+
+    _import_settings(job)
+    root = Path(job["root"]).resolve()
     if job.get("hide_squash"):
         _hide_squash(tuple(job["hide_squash"]["squash"]), tuple(job["hide_squash"]["leaf"]))
     if job.get("drop_elidable"):
@@ -500,15 +509,46 @@ def _makemigrations_check(step: dict[str, Any]) -> dict[str, Any]:
     return {"changes": changes, "output": out.getvalue().strip()}
 
 
+def _project_databases() -> dict[str, dict[str, Any]]:
+    """The project's ``DATABASES`` as the settings module defines them, JSON-safe: strings,
+    numbers and booleans (a ``Path`` NAME as text); OPTIONS values that are objects (an SSL
+    context, a pool) are left out, and the parent only needs the server's address anyway."""
+    from django.conf import settings
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, (str, int, float, bool)) or value is None:
+            return value
+        if isinstance(value, Path):
+            return str(value)
+        if isinstance(value, dict):
+            return {str(k): plain(v) for k, v in value.items() if plain(v) is not _DROP}
+        return _DROP
+
+    out: dict[str, dict[str, Any]] = {}
+    for alias, entry in (getattr(settings, "DATABASES", None) or {}).items():
+        if isinstance(entry, dict):
+            out[str(alias)] = {str(k): plain(v) for k, v in entry.items()
+                               if plain(v) is not _DROP}
+    return out
+
+
+_DROP = object()
+
+
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     results: list[Any] = []
     progress: list[str] = []
     root = Path(job["root"]).resolve()
     try:
-        _setup(job)
+        if all(step["op"] == "databases" for step in job["steps"]):
+            _import_settings(job)  # the settings are all it needs: no app imported
+        else:
+            _setup(job)
         for step in job["steps"]:
             op = step["op"]
-            if op == "inspect":
+            if op == "databases":
+                results.append(_project_databases())
+            elif op == "inspect":
                 results.append(_inspect(job, step))
             elif op == "migrate":
                 try:

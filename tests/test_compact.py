@@ -70,10 +70,10 @@ def test_compact_whole_project_sqlite(sample_project: Path):
 def test_compact_whole_project_postgres(sample_project: Path, require_postgres: str):
     _merge_blog(sample_project)
     env = {"SQUASHER_POSTGRES_DSN": require_postgres}
-    result = run_squasher("compact", "--database", "postgres", cwd=sample_project, env=env)
+    result = run_squasher("compact", "--verify-on", "postgresql", cwd=sample_project, env=env)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "failed" not in result.stdout and "skipped" not in result.stdout
-    assert "compaction (postgres)" in result.stdout
+    assert "compaction (postgresql (SQUASHER_POSTGRES_DSN))" in result.stdout
     assert "(whole project)" in result.stdout
     assert "verified" in result.stdout
     for line in result.stdout.splitlines():

@@ -206,10 +206,10 @@ def test_databases_migrate_postgres(trees: Trees, postgres_dbs: list[dict[str, A
 
 @pytest.mark.postgres
 def test_verify_on_postgres(trees: Trees, require_postgres: str) -> None:
-    proc = run_squasher("verify", "billing", NEW, "--database", "postgres", cwd=trees.after,
+    proc = run_squasher("verify", "billing", NEW, "--verify-on", "postgresql", cwd=trees.after,
                         env={"SQUASHER_POSTGRES_DSN": require_postgres})
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert f"verify billing.{NEW} on postgres: OK" in proc.stdout
+    assert f"verify billing.{NEW} on postgresql (SQUASHER_POSTGRES_DSN): OK" in proc.stdout
     assert "partial (migrated to billing." in proc.stdout
 
 

@@ -127,11 +127,11 @@ def test_split_around_dynamic_migrations_postgres(project: Path, require_postgre
 
     frozen = tmp_path / "frozen" / "sample_apps"
     shutil.copytree(project, frozen)
-    proc = run_squasher("squash", "catalog", "0011", "0019", "--database", "postgres",
+    proc = run_squasher("squash", "catalog", "0011", "0019", "--verify-on", "postgresql",
                         cwd=project, env={"SQUASHER_POSTGRES_DSN": require_postgres})
     assert proc.returncode == 0, proc.stderr
     assert written(proc.stdout) == PIECES
-    assert proc.stdout.count("on postgres: OK") == 3
+    assert proc.stdout.count("on postgresql (SQUASHER_POSTGRES_DSN): OK") == 3
     # the explicit choice: freeze the branch taken here (SQLite) into one squash
     proc = run_squasher("squash", "catalog", "0011", "0019", "--allow-dynamic", "--no-verify",
                         cwd=frozen)

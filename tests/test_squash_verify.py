@@ -24,10 +24,10 @@ def test_verified_on_postgres_with_data_migrations(sample_project: Path,
                                                    require_postgres: str) -> None:
     """RunPython data changes followed by schema changes in one transaction: the
     constraint checkpoints make PostgreSQL accept them (pending trigger events)."""
-    proc = run_squasher("squash", "catalog", "0002", "0009", "--database", "postgres",
+    proc = run_squasher("squash", "catalog", "0002", "0009", "--verify-on", "postgresql",
                         cwd=sample_project, env={"SQUASHER_POSTGRES_DSN": require_postgres})
     assert proc.returncode == 0, proc.stderr
-    assert "on postgres: OK" in proc.stdout
+    assert "on postgresql (SQUASHER_POSTGRES_DSN): OK" in proc.stdout
     assert "constraint checkpoints: 2" in proc.stdout
 
 
@@ -59,6 +59,7 @@ def test_whole_project_migrates_on_postgres(sample_project: Path, require_postgr
 
 
 def test_unreachable_database(sample_project: Path) -> None:
+    """Also the older spelling ``--database postgres`` (now read as --verify-on postgresql)."""
     before = snapshot_tree(sample_project)
     proc = run_squasher("squash", "catalog", "0019", "0023", "--database", "postgres",
                         cwd=sample_project,
@@ -75,7 +76,7 @@ def test_postgres_without_dsn(sample_project: Path) -> None:
     import sys
 
     proc = subprocess.run([sys.executable, "-m", "squasher", "squash", "catalog", "0019", "0023",
-                           "--database", "postgres"], cwd=sample_project, env=env,
+                           "--verify-on", "postgresql"], cwd=sample_project, env=env,
                           capture_output=True, text=True, timeout=300)
     assert proc.returncode != 0
     assert "SQUASHER_POSTGRES_DSN is not set" in proc.stderr

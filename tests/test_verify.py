@@ -49,8 +49,8 @@ def created_pg_databases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     original = verify_module.postgres_databases
 
     @contextmanager
-    def recording(dsn: str, count: int):  # type: ignore[no-untyped-def]
-        with original(dsn, count) as dbs:
+    def recording(server, count: int, **kw):  # type: ignore[no-untyped-def]
+        with original(server, count, **kw) as dbs:
             names.extend(db["NAME"] for db in dbs)
             yield dbs
 
@@ -90,8 +90,10 @@ def test_correct_squash_verifies_and_leaves_nothing_behind(
     assert "OK" in report.render().splitlines()[0]
     assert snapshot_tree(project) == before_tree
     assert not (project / "db.sqlite3").exists()
-    assert len(created_tmp_dirs) == 1 and created_tmp_dirs[0].name.startswith("squasher-verify-")
-    assert not created_tmp_dirs[0].exists()
+    # one folder for the verification (and one while the settings' DATABASES were read),
+    # every one removed
+    assert [d.name[:16] for d in created_tmp_dirs] == ["squasher-setting", "squasher-verify-"]
+    assert not any(d.exists() for d in created_tmp_dirs)
 
 
 @pytest.mark.parametrize(("kind", "expected"), [
@@ -289,11 +291,11 @@ def test_postgres_verify_and_throwaway_databases_dropped(
         created_pg_databases: list[str]) -> None:
     monkeypatch.setenv(PG_ENV, require_postgres)
     good = verify_squash(make_project(tmp_path / "good"), "shop", SQUASH_NAME,
-                         settings_module="tinysite.settings", database="postgres")
+                         settings_module="tinysite.settings", verify_on="postgresql")
     assert good.ok, good.render()
-    assert good.database == "postgres"
+    assert good.database == "postgresql" and good.server == PG_ENV
     bad = verify_squash(make_project(tmp_path / "bad", squash="no_index"), "shop", SQUASH_NAME,
-                        settings_module="tinysite.settings", database="postgres")
+                        settings_module="tinysite.settings", verify_on="postgresql")
     assert not bad.ok
     assert any('named "shop_product_name_idx": CREATE INDEX ON public.shop_product USING btree '
                "(name) only in original" in d for d in bad.differences), bad.render()
@@ -312,7 +314,7 @@ def test_postgres_databases_dropped_on_failure(tmp_path: Path, require_postgres:
     squash.write_text(squash.read_text().replace(
         "    operations = [", "    operations = [\n        migrations.RunSQL('SELECT 1/0'),", 1))
     report = verify_squash(project, "shop", SQUASH_NAME, settings_module="tinysite.settings",
-                           database="postgres")
+                           verify_on="postgresql")
     assert not report.ok
     assert any("DataError: division by zero" in d for d in report.differences), report.render()
     assert len(created_pg_databases) == 3
@@ -322,10 +324,10 @@ def test_postgres_databases_dropped_on_failure(tmp_path: Path, require_postgres:
 @pytest.mark.postgres
 def test_postgres_cli(tmp_path: Path, require_postgres: str) -> None:
     project = make_project(tmp_path / "proj", squash="no_seed")
-    result = run_squasher("verify", "shop", SQUASH_NAME, "--database", "postgres", cwd=project,
+    result = run_squasher("verify", "shop", SQUASH_NAME, "--verify-on", "postgresql", cwd=project,
                           env={PG_ENV: require_postgres})
     assert result.returncode == 1, result.stderr
-    assert "on postgres: 1 difference(s)" in result.stdout
+    assert f"on postgresql ({PG_ENV}): 1 difference(s)" in result.stdout
     assert "table shop_category: data differs" in result.stdout
 
 
@@ -335,8 +337,8 @@ def test_unreachable_postgres(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setenv(PG_ENV, "postgresql://u:p@127.0.0.1:1/postgres")
     with pytest.raises(DatabaseUnavailableError, match="cannot connect to PostgreSQL at 127.0.0.1:1"):
         verify_squash(project, "shop", SQUASH_NAME, settings_module="tinysite.settings",
-                      database="postgres")
-    result = run_squasher("verify", "shop", SQUASH_NAME, "--database", "postgres", cwd=project,
+                      verify_on="postgresql")
+    result = run_squasher("verify", "shop", SQUASH_NAME, "--verify-on", "postgresql", cwd=project,
                           env={PG_ENV: "postgresql://u:p@127.0.0.1:1/postgres"})
     assert result.returncode == 2
     assert "cannot connect to PostgreSQL at 127.0.0.1:1" in result.stderr
@@ -349,7 +351,7 @@ def test_postgres_without_dsn(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.delenv(PG_ENV, raising=False)
     with pytest.raises(DatabaseUnavailableError, match=f"{PG_ENV} is not set"):
         verify_squash(make_project(tmp_path / "proj"), "shop", SQUASH_NAME,
-                      settings_module="tinysite.settings", database="postgres")
+                      settings_module="tinysite.settings", verify_on="postgresql")
 
 
 # --------------------------------------------------------------------------- sample_apps
@@ -382,7 +384,7 @@ def test_sample_apps_billing_squash_postgres(sample_billing: tuple[Path, str], r
     monkeypatch.setenv(PG_ENV, require_postgres)
     monkeypatch.delenv("DATABASE_URL", raising=False)
     root, squash = sample_billing
-    report = verify_squash(root, "billing", squash, settings_module="settings", database="postgres")
+    report = verify_squash(root, "billing", squash, settings_module="settings", verify_on="postgresql")
     assert report.ok, report.render()
     print(report.render())
 

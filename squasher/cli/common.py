@@ -54,6 +54,22 @@ def add_common_arguments(parser: argparse.ArgumentParser, *, settings: bool = Fa
         )
 
 
+def add_verification_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--database ALIAS`` (Django's flag) and ``--verify-on ENGINE`` for the commands that
+    migrate throwaway databases (squash, verify, compact)."""
+    parser.add_argument(
+        "--database", metavar="ALIAS", default="default",
+        help="the DATABASES alias whose engine and server verification uses, as Django's test "
+             "runner does: throwaway databases are created on that PostgreSQL server, or are "
+             "SQLite files when the alias is SQLite (default: 'default')")
+    parser.add_argument(
+        "--verify-on", choices=("sqlite", "postgresql", "postgres"), default=None,
+        metavar="{sqlite,postgresql}",
+        help="the engine of the throwaway databases instead of the alias's own: sqlite "
+             "(temporary files; no settings read) or postgresql (the server "
+             "SQUASHER_POSTGRES_DSN names when set, else the alias's PostgreSQL server)")
+
+
 def config_of(args: argparse.Namespace) -> SquasherConfig:
     """``[tool.squasher]`` of ``--root`` (read once by ``squasher.cli.main``; read here when a
     handler is called directly)."""

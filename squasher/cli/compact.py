@@ -1,4 +1,4 @@
-"""``squasher compact [APP...] [--keep-last N] [--database sqlite|postgres] [--keep-going] [--dry-run]``.
+"""``squasher compact [APP...] [--keep-last N] [--database ALIAS] [--verify-on ENGINE] [--keep-going] [--dry-run]``.
 
 Whole-project compaction: suggest -> squash each range (split where a cycle would arise) ->
 verify each squash on fresh databases, in a temporary copy of the project; the new files are
@@ -13,7 +13,13 @@ from __future__ import annotations
 
 import argparse
 
-from squasher.cli.common import add_common_arguments, console, keep_last_of, print_json
+from squasher.cli.common import (
+    add_common_arguments,
+    add_verification_arguments,
+    console,
+    keep_last_of,
+    print_json,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -35,8 +41,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--keep-last", type=int, default=None, metavar="N",
                         help="leave the newest N migrations of each app alone (default: keep-last "
                              "of [tool.squasher] in pyproject.toml, else 0)")
-    parser.add_argument("--database", choices=("sqlite", "postgres"), default="sqlite",
-                        help="verify and time on this database (postgres: SQUASHER_POSTGRES_DSN)")
+    add_verification_arguments(parser)
     parser.add_argument("--no-timing", action="store_true", help="skip the before/after migrate timing")
     parser.add_argument("--keep-going", action="store_true",
                         help="when a squash fails verification, skip its range and still write the "
@@ -58,6 +63,7 @@ def handle(args: argparse.Namespace) -> int:
     with progress_for(args) as progress:
         report = compact(args.root, args.apps or None, keep_last=keep_last,
                          settings_module=args.settings, database=args.database,
+                         verify_on=args.verify_on,
                          dry_run=args.dry_run, timing=not args.no_timing,
                          keep_going=args.keep_going, progress=progress)
     if args.format == "json":

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from squasher.cli.common import add_common_arguments, print_json
+from squasher.cli.common import add_common_arguments, add_verification_arguments, print_json
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,10 +20,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("app", help="app label")
     parser.add_argument("squashed", help="name (or unique prefix) of the squashed migration")
-    parser.add_argument(
-        "--database", choices=["sqlite", "postgres"], default="sqlite",
-        help="sqlite (temporary files, default) or postgres (server from SQUASHER_POSTGRES_DSN)",
-    )
+    add_verification_arguments(parser)
     parser.add_argument("--format", choices=["text", "json"], default="text")
     parser.add_argument("--no-partial", action="store_true",
                         help="skip the partially-applied-history check")
@@ -36,7 +33,7 @@ def handle(args: argparse.Namespace) -> int:
 
     report = verify_squash(
         args.root, args.app, args.squashed, settings_module=args.settings,
-        database=args.database, partial=not args.no_partial,
+        database=args.database, verify_on=args.verify_on, partial=not args.no_partial,
     )
     if args.format == "json":
         print_json(args, report.to_json(), ok=report.ok)

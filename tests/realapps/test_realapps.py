@@ -101,9 +101,9 @@ def test_squash_real_app(label: str, python: str, tmp_path: Path) -> None:
         require(not IN_CI, "PostgreSQL (set SQUASHER_POSTGRES_DSN)")
         return
     for name in squashes:
-        proc = run(python, ["-m", "squasher", "verify", label, name, "--database", "postgres",
+        proc = run(python, ["-m", "squasher", "verify", label, name, "--verify-on", "postgresql",
                             "--format", "json"], root, env={"SQUASHER_POSTGRES_DSN": dsn})
         assert proc.returncode in (0, 1), proc.last_error()
         report = json.loads(proc.stdout)
-        assert report["database"] == "postgres"
+        assert report["database"] == "postgresql"
         assert report["ok"], "\n".join(report["differences"])
