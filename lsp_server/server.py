@@ -30,7 +30,7 @@ from lsp_server import convert as cv
 from lsp_server.features import actions as act
 from lsp_server.features import commands as cmds
 from lsp_server.features.hover import hover_text
-from lsp_server.features.lens import lens_titles
+from lsp_server.features.lens import lenses
 from lsp_server.features.locate import item_at, resolve_reference
 from lsp_server.index import ProjectState, WorkspaceIndex, header_span
 from lsp_server.options import Options
@@ -227,6 +227,7 @@ class SquasherServer(LanguageServer):
         self._problems_seen[uri] = problems
         diagnostics = [cv.problem_to_diagnostic(p, self.lines_of, self.encoding, self.to_uri)
                        for p in problems]
+        diagnostics = self.options.adjust_severity(diagnostics)  # squasher.severity overrides
         diagnostics.sort(key=lambda d: (d.range.start.line, d.range.start.character, str(d.code)))
         ident = tuple(cv.diagnostic_identity(d) for d in diagnostics)
         if self.published.get(uri) == ident:
@@ -685,8 +686,10 @@ def code_lens(ls: SquasherServer, params: types.CodeLensParams) -> list[types.Co
         return []
     span_range = cv.span_to_range(header_span(record), ls.lines_of(record.path), ls.encoding)
     return [
-        types.CodeLens(range=span_range, command=types.Command(title=title, command=""))
-        for title in lens_titles(ls.index, state, record)
+        types.CodeLens(range=span_range, command=types.Command(
+            title=lens.title, command=lens.command or "",
+            arguments=[lens.argument] if lens.argument is not None else None))
+        for lens in lenses(ls.index, state, record, ls.options.django_features)
     ]
 
 

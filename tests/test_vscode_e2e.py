@@ -4,7 +4,8 @@
 user-data-dir, opens a copy of ``sample_apps`` and checks in the UI (see e2e.mjs): the
 SQ001 conflict in the editor and the Problems panel, the hover on a dependency tuple, the
 "Create merge migration" quick fix (file on disk, diagnostic gone), the status-bar
-conflict count and the graph webview. Screenshots and logs go to
+conflict count, the graph button in the editor title and the graph webview. The server runs
+from the libraries bundled in the .vsix (``squasher.importStrategy: useBundled``, the default). Screenshots and logs go to
 ``$SQUASHER_E2E_ARTIFACTS`` (default ``ci-artifacts/vscode-e2e``).
 
 Needs the environment ``vscode-extension/e2e/setup.sh`` installs (in ``$SQUASHER_E2E_DIR``,
@@ -36,6 +37,7 @@ CHECKS = [
     "conflict-diagnostic-in-problems-panel",
     "quick-fix-create-merge-migration",
     "diagnostic-disappears-after-merge",
+    "graph-button-in-editor-title",
     "graph-webview-renders",
 ]
 
@@ -97,3 +99,13 @@ def test_real_editor(e2e_results: dict, name: str) -> None:
 def test_real_editor_run_is_clean(e2e_results: dict) -> None:
     assert e2e_results["fatal"] is None, e2e_results["fatal"]
     assert e2e_results["exit_code"] == 0, e2e_results["log"]
+
+
+def test_real_editor_runs_the_bundled_server(e2e_results: dict) -> None:
+    """The default ``useBundled``: the Squasher output channel says the server's squasher
+    came from the extension's ``bundled/libs`` (VS Code's logs are copied by run.sh)."""
+    logs = ARTIFACTS / "vscode-logs"
+    texts = [p.read_text(errors="replace") for p in logs.rglob("*.log")] if logs.is_dir() else []
+    assert any("useBundled: squasher" in t and "bundled/libs" in t for t in texts), (
+        f"no 'useBundled: squasher ... bundled/libs' line in the VS Code logs under {logs}"
+    )

@@ -1,5 +1,7 @@
 """The VS Code extension builds, type-checks, lints, passes its unit tests and packages
-into a .vsix that carries the bundle (and not node_modules or sources).
+into a .vsix that carries the bundle (and not node_modules or sources), plus the Python
+server's libraries under ``bundled/libs`` (``squasher.importStrategy: useBundled``): the
+server starts from them with a bare interpreter that has no squasher installed.
 
 Runs the real toolchain: ``npm ci``, ``tsc --noEmit``, ESLint, ``node --test`` and
 ``vsce package`` (a devDependency). Needs Node.js and npm: skipped on a laptop without
@@ -13,13 +15,16 @@ import os
 import re
 import shutil
 import subprocess
+import sys
+import threading
 import time
+import venv
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO_ROOT, extension_build_lock, require
+from tests.conftest import REPO_ROOT, SAMPLE_APPS, extension_build_lock, require
 
 pytestmark = pytest.mark.node
 
@@ -39,7 +44,9 @@ SERVER_COMMANDS = [
 
 
 def _npm(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "npm_config_yes": "true", "npm_config_update_notifier": "false"}
+    env = {**os.environ, "npm_config_yes": "true", "npm_config_update_notifier": "false",
+           # the .vsix bundles the server's libraries for this Python (scripts/bundle-python.mjs)
+           "SQUASHER_BUNDLE_PYTHON": sys.executable}
     with extension_build_lock():  # the e2e test builds in the same folder
         return subprocess.run(
             ["npm", *args], cwd=EXT, env=env, stdin=subprocess.DEVNULL,
@@ -115,7 +122,8 @@ def test_unit_tests_pass(require_node: str, build: Build) -> None:
 def test_vsix_has_the_bundle_and_no_sources(require_node: str, build: Build) -> None:
     vsix = build.vsix()
     size = vsix.stat().st_size
-    assert 100_000 < size < 5_000_000, f".vsix is {size} bytes"
+    # squasher + its dependencies (libcst, ruff's binary, ...) are bundled: ~19 MB
+    assert 100_000 < size < 40_000_000, f".vsix is {size} bytes"
     with zipfile.ZipFile(vsix) as z:
         names = z.namelist()
         for required in (
@@ -127,7 +135,8 @@ def test_vsix_has_the_bundle_and_no_sources(require_node: str, build: Build) -> 
         forbidden = [
             n for n in names
             if n.startswith(("extension/node_modules/", "extension/src/", "extension/test/", "extension/out/", "extension/e2e/"))
-            or n.endswith((".ts", ".map", ".vsix", "tsconfig.json"))
+            or (n.endswith((".ts", ".map", ".vsix", "tsconfig.json")) and not n.startswith("extension/bundled/"))
+            or "__pycache__" in n or n.endswith(".pyc")
         ]
         assert not forbidden, f"the .vsix carries files it must not: {forbidden}"
         bundle = z.read("extension/dist/extension.js").decode()
@@ -156,6 +165,155 @@ def test_vsix_has_the_bundle_and_no_sources(require_node: str, build: Build) -> 
     trust = manifest["capabilities"]["untrustedWorkspaces"]
     assert trust["supported"] == "limited" and "squasher.interpreter" in trust["restrictedConfigurations"]
     assert "dependencies" in manifest and "vscode-languageclient" in manifest["dependencies"]
+
+    # the settings of Microsoft's Python tool extensions, each documented
+    for key, default in {
+        "squasher.enable": True, "squasher.importStrategy": "useBundled", "squasher.path": [],
+        "squasher.args": [], "squasher.showNotifications": "always", "squasher.severity": {},
+    }.items():
+        assert settings[key]["default"] == default, key
+        assert len(settings[key]["markdownDescription"]) > 60, key
+    assert settings["squasher.importStrategy"]["enum"] == ["useBundled", "fromEnvironment"]
+    assert settings["squasher.showNotifications"]["enum"] == ["off", "onError", "onWarning", "always"]
+    assert settings["squasher.severity"]["additionalProperties"]["enum"] == [
+        "off", "hint", "information", "warning", "error"]
+    for key in ("squasher.path", "squasher.args", "squasher.importStrategy"):
+        assert key in trust["restrictedConfigurations"], key  # a workspace must not pick the command
+    # "Show migration graph" in the editor title of migration files
+    [title] = manifest["contributes"]["menus"]["editor/title"]
+    assert title["command"] == "squasher.showGraph" and title["group"] == "navigation"
+    assert "migrations" in title["when"] and "resourceExtname == .py" in title["when"]
+    assert titles and next(c for c in manifest["contributes"]["commands"] if c["command"] == "squasher.showGraph")["icon"]
+
+
+def _bundled_libs(vsix: Path, dest: Path) -> tuple[Path, dict]:
+    """``extension/bundled`` of the .vsix, extracted with the file modes VS Code keeps."""
+    with zipfile.ZipFile(vsix) as z:
+        for info in z.infolist():
+            if info.filename.startswith("extension/bundled/"):
+                target = dest / info.filename
+                z.extract(info, dest)
+                mode = (info.external_attr >> 16) & 0o777
+                if mode and not info.is_dir():
+                    target.chmod(mode)
+    bundled = dest / "extension" / "bundled"
+    return bundled / "libs", json.loads((bundled / "bundle.json").read_text())
+
+
+def test_vsix_bundles_the_python_server(require_node: str, build: Build, tmp_path: Path) -> None:
+    vsix = build.vsix()
+    libs, info = _bundled_libs(vsix, tmp_path / "x")
+    assert info["python"] == list(sys.version_info[:2]), info  # built by this Python
+    assert info["platform"] == sys.platform and info["squasher"]
+    for package in ("squasher", "lsp_server", "pygls", "lsprotocol", "cattrs", "libcst", "networkx", "rich", "ruff"):
+        assert (libs / package).is_dir(), f"{package} is not bundled"
+    # Django comes from the project's interpreter (squash/finalize), never from the bundle
+    assert not (libs / "django").exists()
+    ruff = libs / "bin" / ("ruff.exe" if sys.platform == "win32" else "ruff")
+    assert ruff.is_file() and os.access(ruff, os.X_OK), "ruff's binary lost its mode in the .vsix"
+
+
+class _Lsp:
+    """A minimal LSP client over stdio (Content-Length framing), for the bundled-server test."""
+
+    def __init__(self, proc: subprocess.Popen[bytes]) -> None:
+        self.proc = proc
+        self.messages: list[dict] = []
+        self.lock = threading.Condition()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        stream = self.proc.stdout
+        assert stream is not None
+        while True:
+            length = None
+            while True:
+                line = stream.readline()
+                if not line:
+                    return
+                if line.strip() == b"":
+                    break
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":")[1])
+            body = json.loads(stream.read(length or 0))
+            with self.lock:
+                self.messages.append(body)
+                self.lock.notify_all()
+            if "id" in body and "method" in body:  # a request from the server: answer null
+                self.send({"jsonrpc": "2.0", "id": body["id"], "result": None})
+
+    def send(self, message: dict) -> None:
+        data = json.dumps(message).encode()
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(b"Content-Length: %d\r\n\r\n%s" % (len(data), data))
+        self.proc.stdin.flush()
+
+    def wait(self, predicate, timeout: float = 60) -> dict:
+        deadline = time.monotonic() + timeout
+        with self.lock:
+            while True:
+                for m in self.messages:
+                    if predicate(m):
+                        return m
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"timed out; got {[m.get('method', m.get('id')) for m in self.messages]}")
+                self.lock.wait(left)
+
+
+def test_bundled_server_runs_on_a_bare_interpreter(require_node: str, build: Build, tmp_path: Path) -> None:
+    """useBundled: ``<python> -P -m lsp_server`` with only ``bundled/libs`` on PYTHONPATH, on a
+    fresh venv without squasher, pygls or Django, finds the conflict in sample_apps."""
+    vsix = build.vsix()
+    libs, _ = _bundled_libs(vsix, tmp_path / "x")
+    bare = tmp_path / "bare"
+    venv.create(bare, with_pip=False, system_site_packages=False)
+    python = bare / ("Scripts/python.exe" if sys.platform == "win32" else "bin/python")
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "PYTHONHOME")}
+    lacks = subprocess.run([str(python), "-c", "import squasher"], capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert lacks.returncode != 0 and "ModuleNotFoundError" in lacks.stderr
+    env["PYTHONPATH"] = str(libs)
+    where = subprocess.run(
+        [str(python), "-P", "-c", "import squasher, lsp_server, pygls; print(squasher.__file__, lsp_server.__file__)"],
+        capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120,
+    )
+    assert where.returncode == 0, where.stderr
+    assert all(Path(p).is_relative_to(libs) for p in where.stdout.split()), where.stdout
+
+    project = tmp_path / "sample_apps"
+    shutil.copytree(SAMPLE_APPS, project, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", "*.sqlite3", ".squasher-cache"))
+    # the working directory has a folder named lsp_server: -P keeps it from shadowing the bundle
+    (project / "lsp_server").mkdir()
+    (project / "lsp_server" / "__main__.py").write_text("raise SystemExit('shadowed')\n")
+    proc = subprocess.Popen(
+        [str(python), "-P", "-m", "lsp_server"], cwd=project, env=env,
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        lsp = _Lsp(proc)
+        root = project.resolve().as_uri()
+        lsp.send({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "processId": os.getpid(), "rootUri": root, "capabilities": {},
+            "workspaceFolders": [{"uri": root, "name": "sample_apps"}],
+            "initializationOptions": {"djangoFeatures": False, "severity": {"SQ100": "off"}},
+        }})
+        init = lsp.wait(lambda m: m.get("id") == 1)
+        assert "squasher.listApps" in init["result"]["capabilities"]["executeCommandProvider"]["commands"]
+        lsp.send({"jsonrpc": "2.0", "method": "initialized", "params": {}})
+        leaf = (project / "blog" / "migrations" / "0005_post_reading_time.py").resolve().as_uri()
+        published = lsp.wait(lambda m: m.get("method") == "textDocument/publishDiagnostics"
+                             and m["params"]["uri"] == leaf and m["params"]["diagnostics"], timeout=120)
+        assert [d["code"] for d in published["params"]["diagnostics"]] == ["SQ001"]
+        lsp.send({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        lsp.wait(lambda m: m.get("id") == 2)
+        lsp.send({"jsonrpc": "2.0", "method": "exit"})
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stderr = proc.stderr.read().decode() if proc.stderr else ""
+    assert "shadowed" not in stderr and "Traceback" not in stderr, stderr
 
 
 def test_package_json_pins_the_toolchain() -> None:

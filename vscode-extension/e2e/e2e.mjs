@@ -233,7 +233,29 @@ async function main() {
     });
   }
 
-  // 5. the graph webview renders Mermaid (bundled) and clicking a node opens its file
+  // 5. "Show migration graph" is in the editor title of a migration file (not of other files);
+  //    clicking it opens the graph filtered to that file's app
+  await check("graph-button-in-editor-title", async () => {
+    const button = () => page.locator('.part.editor .editor-group-container.active .editor-actions .action-label[aria-label*="Show migration graph"]');
+    await openFile("settings.py");
+    await sleep(1000);
+    if (await button().count()) throw new Error("the graph button is shown on settings.py, which is no migration");
+    await openFile(LEAF);
+    await button().first().waitFor({ state: "visible", timeout: 15_000 });
+    await button().first().click();
+    const selected = await until("the graph webview with blog selected", async () => {
+      for (const f of page.frames()) {
+        const n = await f.locator("#graph svg g.node").count().catch(() => 0);
+        const app = n > 0 ? await f.locator("#app").inputValue().catch(() => "") : "";
+        if (app) return app;
+      }
+      return false;
+    }, 45_000, 500);
+    if (selected !== "blog") throw new Error(`the graph opened from ${LEAF} shows ${selected}, not blog`);
+    return { selected };
+  });
+
+  // 6. the graph webview renders Mermaid (bundled) and clicking a node opens its file
   await check("graph-webview-renders", async () => {
     await runCommand("Squasher: Show migration graph");
     const frame = await until("a webview frame with the rendered graph", async () => {

@@ -74,7 +74,9 @@ else
   (
     cd "$EXT_DIR"
     [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error
-    npx vsce package --allow-missing-repository --no-rewrite-relative-links -o "$VSIX" </dev/null >/dev/null
+    # the server's libraries are bundled for the Python the test runs (importStrategy useBundled)
+    SQUASHER_BUNDLE_PYTHON="${SQUASHER_BUNDLE_PYTHON:-$PY}" \
+      npx vsce package --allow-missing-repository --no-rewrite-relative-links -o "$VSIX" </dev/null >/dev/null
   )
 fi
 [ -f "$VSIX" ] || { log "no .vsix at $VSIX"; exit 2; }

@@ -3,13 +3,15 @@ import * as vscode from "vscode";
 import { GraphView } from "./graphView";
 import {
   type AppInfo,
+  appForFile,
   conflictedApps,
   endCandidates,
   finalizeCandidates,
   parseApps,
   ServerCommands,
 } from "./model";
-import { currentSettings, type SquasherServer } from "./server";
+import { notify } from "./notify";
+import { type SquasherServer, type SquasherServers } from "./server";
 
 export const Commands = {
   squash: "squasher.squashMigrations",
@@ -60,24 +62,27 @@ function appFromArgs(apps: AppInfo[], args: unknown): AppInfo | undefined {
   return typeof name === "string" ? apps.find((a) => a.app === name) : undefined;
 }
 
-function report(what: string, result: Applied | undefined): void {
+function report(server: SquasherServer, what: string, result: Applied | undefined): void {
+  const folder = server.folder;
   if (result?.applied) {
-    void vscode.window.showInformationMessage(`Squasher: ${what} done.${result.message ? ` ${result.message}` : ""}`);
+    void notify(server.output, "information", `Squasher: ${what} done.${result.message ? ` ${result.message}` : ""}`, { folder });
   } else {
-    void vscode.window.showWarningMessage(`Squasher: ${what} was not applied.${result?.message ? ` ${result.message}` : ""}`);
+    void notify(server.output, "warning", `Squasher: ${what} was not applied.${result?.message ? ` ${result.message}` : ""}`, { folder });
   }
 }
 
-function requireDjangoFeatures(what: string): boolean {
-  const settings = currentSettings();
+function requireDjangoFeatures(server: SquasherServer, what: string): boolean {
+  const settings = server.settings;
   if (settings.djangoFeatures) {
     return true;
   }
   const reason = settings.trusted
     ? 'the setting "squasher.djangoFeatures" is off'
     : "this workspace is not trusted (Django-dependent features import project code)";
-  void vscode.window
-    .showWarningMessage(`Squasher: ${what} needs Django; ${reason}.`, settings.trusted ? "Open Settings" : "Manage Workspace Trust")
+  void notify(server.output, "warning", `Squasher: ${what} needs Django; ${reason}.`, {
+    folder: server.folder,
+    actions: [settings.trusted ? "Open Settings" : "Manage Workspace Trust"],
+  })
     .then((pick) => {
       if (pick === "Open Settings") {
         void vscode.commands.executeCommand("workbench.action.openSettings", "squasher.djangoFeatures");
@@ -92,24 +97,29 @@ async function withProgress<T>(title: string, task: () => Promise<T>): Promise<T
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title }, task);
 }
 
-export function registerCommands(context: vscode.ExtensionContext, server: SquasherServer): vscode.Disposable {
+export function registerCommands(context: vscode.ExtensionContext, servers: SquasherServers): vscode.Disposable {
+  /** Runs `fn` with the server of the folder the command concerns (`uri`: a file it was run on). */
   const guard =
-    (what: string, fn: (args?: unknown) => Promise<unknown>) =>
+    (what: string, fn: (server: SquasherServer, args?: unknown) => Promise<unknown>) =>
     async (args?: unknown): Promise<unknown> => {
+      const server = await servers.pick(args instanceof vscode.Uri ? args : undefined);
+      if (!server) {
+        void notify(servers.output, "warning", `Squasher: ${what}: no language server (is "squasher.enable" off for every folder?)`);
+        return undefined;
+      }
       try {
-        return await fn(args);
+        return await fn(server, args);
       } catch (error) {
         const message = error instanceof Error ? error.message : String(error);
-        server.output.error(`${what}: ${message}`);
-        void vscode.window.showErrorMessage(`Squasher: ${what} failed: ${message}`, "Show Log").then(
+        void notify(server.output, "error", `Squasher: ${what} failed: ${message}`, { folder: server.folder, actions: ["Show Log"] }).then(
           (pick) => pick && server.output.show(),
         );
         return undefined;
       }
     };
 
-  const squash = guard("squash", async (args) => {
-    if (!requireDjangoFeatures("Squash migrations")) {
+  const squash = guard("squash", async (server, args) => {
+    if (!requireDjangoFeatures(server, "Squash migrations")) {
       return;
     }
     const apps = (await listApps(server)).filter((a) => a.migrations.length > 1);
@@ -133,26 +143,26 @@ export function registerCommands(context: vscode.ExtensionContext, server: Squas
     const result = await withProgress(`Squashing ${app.app} ${start ?? "(first)"} → ${end}…`, () =>
       server.executeCommand<Applied>(ServerCommands.squash, request),
     );
-    report(`squash of ${app.app}`, result);
+    report(server, `squash of ${app.app}`, result);
   });
 
-  const createMerge = guard("create merge migration", async (args) => {
+  const createMerge = guard("create merge migration", async (server, args) => {
     const apps = conflictedApps(await listApps(server));
     if (!apps.length) {
-      void vscode.window.showInformationMessage("Squasher: no app has conflicting migrations.");
+      void notify(server.output, "information", "Squasher: no app has conflicting migrations.", { folder: server.folder });
       return;
     }
     const app = appFromArgs(apps, args) ?? (await pickApp(apps, "App to merge"));
     if (!app) {
       return;
     }
-    report(`merge migration for ${app.app}`, await server.executeCommand<Applied>(ServerCommands.createMerge, { app: app.app }));
+    report(server, `merge migration for ${app.app}`, await server.executeCommand<Applied>(ServerCommands.createMerge, { app: app.app }));
   });
 
-  const rebase = guard("rebase", async (args) => {
+  const rebase = guard("rebase", async (server, args) => {
     const apps = conflictedApps(await listApps(server));
     if (!apps.length) {
-      void vscode.window.showInformationMessage("Squasher: no app has conflicting migrations to rebase.");
+      void notify(server.output, "information", "Squasher: no app has conflicting migrations to rebase.", { folder: server.folder });
       return;
     }
     const app = appFromArgs(apps, args) ?? (await pickApp(apps, "App whose branch to rebase"));
@@ -167,11 +177,11 @@ export function registerCommands(context: vscode.ExtensionContext, server: Squas
     if (onto) {
       request.onto = onto;
     }
-    report(`rebase of ${app.app}`, await server.executeCommand<Applied>(ServerCommands.rebase, request));
+    report(server, `rebase of ${app.app}`, await server.executeCommand<Applied>(ServerCommands.rebase, request));
   });
 
-  const finalize = guard("finalize", async (args) => {
-    if (!requireDjangoFeatures("Finalize squash")) {
+  const finalize = guard("finalize", async (server, args) => {
+    if (!requireDjangoFeatures(server, "Finalize squash")) {
       return;
     }
     const apps = await listApps(server);
@@ -186,11 +196,16 @@ export function registerCommands(context: vscode.ExtensionContext, server: Squas
     const result = await withProgress(`Finalizing ${app.app}.${squashName}…`, () =>
       server.executeCommand<Applied>(ServerCommands.finalize, { app: app.app, squash: squashName }),
     );
-    report(`finalize of ${app.app}.${squashName}`, result);
+    report(server, `finalize of ${app.app}.${squashName}`, result);
   });
 
-  const showGraph = guard("show graph", async (args) => {
-    const apps = args && typeof args === "object" && Array.isArray((args as { apps?: unknown }).apps) ? ((args as { apps: string[] }).apps) : undefined;
+  const showGraph = guard("show graph", async (server, args) => {
+    let apps = args && typeof args === "object" && Array.isArray((args as { apps?: unknown }).apps) ? ((args as { apps: string[] }).apps) : undefined;
+    if (args instanceof vscode.Uri) {
+      // the editor title button on a migration file: that file's app
+      const app = appForFile(await listApps(server), args.fsPath);
+      apps = app ? [app.app] : undefined;
+    }
     await GraphView.show(context.extensionUri, server, apps);
   });
 
@@ -200,7 +215,10 @@ export function registerCommands(context: vscode.ExtensionContext, server: Squas
     vscode.commands.registerCommand(Commands.rebase, rebase),
     vscode.commands.registerCommand(Commands.finalize, finalize),
     vscode.commands.registerCommand(Commands.showGraph, showGraph),
-    vscode.commands.registerCommand(Commands.restart, () => server.restart()),
-    vscode.commands.registerCommand(Commands.showLog, () => server.output.show()),
+    vscode.commands.registerCommand(Commands.restart, async () => {
+      await servers.sync();
+      await servers.restart();
+    }),
+    vscode.commands.registerCommand(Commands.showLog, () => servers.output.show()),
   );
 }

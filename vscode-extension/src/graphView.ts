@@ -24,6 +24,7 @@ export class GraphView {
   static async show(extensionUri: vscode.Uri, server: SquasherServer, apps?: string[]): Promise<void> {
     if (GraphView.current) {
       GraphView.current.apps = apps;
+      GraphView.current.server = server; // the folder the graph was asked for (multi-root)
       GraphView.current.panel.reveal();
     } else {
       GraphView.current = new GraphView(extensionUri, server, apps);
@@ -36,7 +37,7 @@ export class GraphView {
 
   private constructor(
     extensionUri: vscode.Uri,
-    private readonly server: SquasherServer,
+    private server: SquasherServer,
     private apps: string[] | undefined,
   ) {
     const media = vscode.Uri.joinPath(extensionUri, "dist", "media");

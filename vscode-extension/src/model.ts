@@ -218,3 +218,17 @@ export function editedUris(edit: LspEditLike | undefined): string[] {
   }
   return [...out].filter((u) => !deleted.has(u));
 }
+
+/**
+ * Code lenses worth showing: those with a command to run. The server also sends informational
+ * lenses (e.g. "2 dependents", command "") that other editors display; VS Code hides them.
+ */
+export function runnableLenses<T extends { command?: { command?: string } }>(lenses: T[] | null | undefined): T[] {
+  return (lenses ?? []).filter((lens) => typeof lens.command?.command === "string" && lens.command.command.trim() !== "");
+}
+
+/** The app whose migrations folder holds `fsPath` (for "Show migration graph" on a migration file). */
+export function appForFile(apps: AppInfo[], fsPath: string): AppInfo | undefined {
+  const dir = migrationPackage(fsPath).replace(/\/+$/, "");
+  return apps.find((a) => a.path !== undefined && a.path.split(/[\\/]+/).join("/").replace(/\/+$/, "") === dir);
+}

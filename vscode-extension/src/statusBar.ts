@@ -1,9 +1,9 @@
 /** Status-bar item with the number of migration conflicts; clicking it opens the Problems panel. */
 import * as vscode from "vscode";
 import { countConflicts, ServerCommands, statusText } from "./model";
-import type { SquasherServer } from "./server";
+import type { SquasherServers } from "./server";
 
-export function createConflictStatus(server: SquasherServer): vscode.Disposable {
+export function createConflictStatus(servers: SquasherServers): vscode.Disposable {
   const item = vscode.window.createStatusBarItem("squasher.conflicts", vscode.StatusBarAlignment.Left, 50);
   item.name = "Squasher: migration conflicts";
   item.command = "workbench.actions.view.problems";
@@ -14,17 +14,17 @@ export function createConflictStatus(server: SquasherServer): vscode.Disposable 
 
   const update = async (): Promise<void> => {
     let count = fromDiagnostics();
-    if (server.running) {
-      // the server knows about files that are not open (diagnostics may cover only open ones)
+    // the servers know about files that are not open (diagnostics may cover only open ones)
+    let fromServers = 0;
+    for (const server of servers.all().filter((s) => s.running)) {
       try {
         const result = await server.executeCommand<{ count?: number }>(ServerCommands.conflictCount);
-        if (typeof result?.count === "number") {
-          count = Math.max(count, result.count);
-        }
+        fromServers += typeof result?.count === "number" ? result.count : 0;
       } catch {
         // fall back to the diagnostics count
       }
     }
+    count = Math.max(count, fromServers);
     item.text = statusText(count);
     item.tooltip = count
       ? `${count} Django app${count === 1 ? " has" : "s have"} conflicting migrations (more than one leaf). Click to open the Problems panel.`
@@ -42,7 +42,7 @@ export function createConflictStatus(server: SquasherServer): vscode.Disposable 
     item,
     watcher,
     vscode.languages.onDidChangeDiagnostics(schedule),
-    server.onDidChangeRunning(schedule),
+    servers.onDidChangeRunning(schedule),
     watcher.onDidCreate(schedule),
     watcher.onDidDelete(schedule),
   ];

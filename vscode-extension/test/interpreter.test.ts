@@ -5,10 +5,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import {
+  bundledEnv,
+  bundleMismatch,
+  type BundleInfo,
   checkServer,
   defaultPython,
   discoverInterpreter,
   installCommand,
+  parseBundleInfo,
+  planLaunch,
   problemMessage,
   type RunResult,
   type Runner,
@@ -131,5 +136,134 @@ describe("installCommand", () => {
 
   it("has no message for a passing check", () => {
     assert.equal(problemMessage({ path: "python3", source: "default" }, { ok: true, executable: "/x", python: [3, 11, 0] }), undefined);
+  });
+});
+
+const BUNDLE: BundleInfo = { python: [3, 11], platform: "linux", machine: "x86_64", squasher: "0.1.0" };
+const LIBS = "/ext/bundled/libs";
+
+/** A fake interpreter: with the bundled libs on PYTHONPATH it finds squasher there; without, per `installed`. */
+function fakePython(opts: { python?: number[]; installed?: boolean; platform?: string; machine?: string }): Runner & { calls: (Record<string, string> | undefined)[] } {
+  const calls: (Record<string, string> | undefined)[] = [];
+  const run = (async (_command: string, _args: string[], env?: Record<string, string>) => {
+    calls.push(env);
+    const bundled = !!env?.PYTHONPATH?.startsWith(LIBS);
+    const has = bundled || !!opts.installed;
+    return {
+      code: 0,
+      stdout:
+        JSON.stringify({
+          python: opts.python ?? [3, 11, 7],
+          executable: "/venv/bin/python",
+          squasher: has,
+          lsp_server: has,
+          pygls: has,
+          origin: bundled ? `${LIBS}/squasher/__init__.py` : has ? "/venv/lib/python3.11/site-packages/squasher/__init__.py" : null,
+          platform: opts.platform ?? "linux",
+          machine: opts.machine ?? "x86_64",
+        }) + "\n",
+      stderr: "",
+    };
+  }) as Runner & { calls: (Record<string, string> | undefined)[] };
+  run.calls = calls;
+  return run;
+}
+
+describe("bundled libraries", () => {
+  it("parses bundle.json and rejects malformed ones", () => {
+    assert.deepEqual(parseBundleInfo('{"python": [3, 11], "platform": "linux", "machine": "X86_64", "squasher": "0.1.0"}'), BUNDLE);
+    assert.equal(parseBundleInfo("{}"), undefined);
+    assert.equal(parseBundleInfo("not json"), undefined);
+  });
+
+  it("matches the interpreter's Python minor version and platform", () => {
+    assert.equal(bundleMismatch(BUNDLE, { python: [3, 11, 9], platform: "linux", machine: "x86_64" }), undefined);
+    assert.match(bundleMismatch(BUNDLE, { python: [3, 12, 1] }) ?? "", /built for Python 3\.11 on linux-x86_64, the interpreter is Python 3\.12/);
+    assert.match(bundleMismatch(BUNDLE, { python: [3, 11, 1], platform: "darwin" }) ?? "", /runs on darwin/);
+    assert.match(bundleMismatch(BUNDLE, { python: [3, 11, 1], platform: "linux", machine: "aarch64" }) ?? "", /runs on aarch64/);
+    assert.equal(bundleMismatch({ ...BUNDLE, machine: "amd64" }, { python: [3, 11], machine: "x86_64" }), undefined);
+  });
+
+  it("puts the bundled libs first on PYTHONPATH", () => {
+    assert.deepEqual(bundledEnv(LIBS, undefined), { PYTHONPATH: LIBS });
+    assert.deepEqual(bundledEnv(LIBS, "/mine", ":"), { PYTHONPATH: `${LIBS}:/mine` });
+  });
+});
+
+describe("planLaunch", () => {
+  const base = {
+    importStrategy: "useBundled" as const,
+    args: [] as string[],
+    debug: false,
+    choice: { path: "/venv/bin/python", source: "setting" as const },
+    bundle: { libs: LIBS, info: BUNDLE },
+  };
+
+  it("useBundled: runs the interpreter with -P -m lsp_server and the bundled libs, even when squasher is not installed in it", async () => {
+    const run = fakePython({ installed: false });
+    const launch = await planLaunch({ ...base, run, args: ["--log-file", "/tmp/s.log"] });
+    assert.ok(launch.ok);
+    assert.equal(launch.strategy, "bundled");
+    assert.equal(launch.command, "/venv/bin/python");
+    assert.deepEqual(launch.args, ["-P", "-m", "lsp_server", "--log-file", "/tmp/s.log"]);
+    assert.deepEqual(launch.env, { PYTHONPATH: LIBS });
+    assert.equal(launch.interpreter, "/venv/bin/python");
+    assert.match(launch.notes.join("\n"), /useBundled: squasher 0\.1\.0 from \/ext\/bundled\/libs/);
+  });
+
+  it("useBundled falls back to the installed squasher, saying why, when the Python version differs", async () => {
+    const run = fakePython({ python: [3, 12, 2], installed: true });
+    const launch = await planLaunch({ ...base, run });
+    assert.ok(launch.ok);
+    assert.equal(launch.strategy, "environment");
+    assert.deepEqual(launch.env, {});
+    assert.match(launch.notes[0], /built for Python 3\.11.*interpreter is Python 3\.12; using the squasher installed in the interpreter/);
+    assert.deepEqual(run.calls.map((env) => env?.PYTHONPATH), [LIBS, undefined]);
+  });
+
+  it("useBundled with a version mismatch and nothing installed: one error that explains both", async () => {
+    const launch = await planLaunch({ ...base, run: fakePython({ python: [3, 13, 0], installed: false }) });
+    assert.equal(launch.ok, false);
+    if (!launch.ok) {
+      assert.match(launch.message, /Squasher is not installed in \/venv\/bin\/python/);
+      assert.match(launch.message, /bundled server cannot be used: the bundled libraries are built for Python 3\.11/);
+    }
+  });
+
+  it("useBundled without bundled libraries (a .vsix built without them) falls back to fromEnvironment", async () => {
+    const launch = await planLaunch({ ...base, bundle: { libs: LIBS, info: undefined }, run: fakePython({ installed: true }) });
+    assert.ok(launch.ok);
+    assert.equal(launch.strategy, "environment");
+    assert.match(launch.notes[0], /no bundled libraries in \/ext\/bundled\/libs/);
+  });
+
+  it("useBundled still refuses a Python that is too old, without falling back", async () => {
+    const launch = await planLaunch({ ...base, run: fakePython({ python: [3, 10, 4] }) });
+    assert.equal(launch.ok, false);
+    if (!launch.ok) {
+      assert.equal(launch.check.ok === false && launch.check.reason, "python-too-old");
+    }
+  });
+
+  it("fromEnvironment never looks at the bundle", async () => {
+    const run = fakePython({ installed: true });
+    const launch = await planLaunch({ ...base, importStrategy: "fromEnvironment", run, debug: true });
+    assert.ok(launch.ok);
+    assert.equal(launch.strategy, "environment");
+    assert.deepEqual(launch.args, ["-P", "-m", "lsp_server", "--debug"]);
+    assert.deepEqual(run.calls, [undefined]);
+  });
+
+  it("squasher.path overrides everything, with args appended; no probe", async () => {
+    const run = fakePython({});
+    const launch = await planLaunch({ ...base, path: ["/opt/bin/squasher-lsp", "--stdio"], args: ["--log-file", "x"], run });
+    assert.ok(launch.ok);
+    assert.equal(launch.strategy, "path");
+    assert.equal(launch.command, "/opt/bin/squasher-lsp");
+    assert.deepEqual(launch.args, ["--stdio", "--log-file", "x"]);
+    assert.equal(launch.interpreter, "/venv/bin/python");
+    assert.equal(run.calls.length, 0);
+    const bare = await planLaunch({ ...base, choice: { path: "python3", source: "default" }, path: ["squasher-lsp"], run });
+    assert.ok(bare.ok && bare.interpreter === null);
   });
 });

@@ -11,6 +11,8 @@ import {
   parseGraph,
   resolveNodeKey,
   statusText,
+  appForFile,
+  runnableLenses,
 } from "../src/model";
 
 const blog = { app: "blog", migrations: ["0001_initial", "0002_post_slug", "0002_comment", "0003_tags"], leaves: ["0002_post_slug", "0003_tags"], path: "/p/blog/migrations" };
@@ -120,5 +122,27 @@ describe("editedUris", () => {
     );
     assert.deepEqual(editedUris({ changes: { "file:///a.py": [] } }), ["file:///a.py"]);
     assert.deepEqual(editedUris(undefined), []);
+  });
+});
+
+describe("code lenses and the graph button", () => {
+  it("keeps only lenses with a command to run", () => {
+    const lenses = [
+      { title: "1 dependent", command: { title: "1 dependent", command: "" } },
+      { title: "squashable", command: { title: "squashable", command: "squasher.squash" } },
+      { title: "unresolved" },
+    ];
+    assert.deepEqual(runnableLenses(lenses).map((l) => l.title), ["squashable"]);
+    assert.deepEqual(runnableLenses(null), []);
+  });
+
+  it("finds the app of a migration file from listApps paths", () => {
+    const apps = [
+      { app: "blog", migrations: [], leaves: [], path: "/w/blog/migrations" },
+      { app: "shop", migrations: [], leaves: [], path: "C:\\w\\shop\\migrations" },
+    ];
+    assert.equal(appForFile(apps, "/w/blog/migrations/0001_initial.py")?.app, "blog");
+    assert.equal(appForFile(apps, "C:\\w\\shop\\migrations\\0002_x.py")?.app, "shop");
+    assert.equal(appForFile(apps, "/w/other/migrations/0001_initial.py"), undefined);
   });
 });
