@@ -777,9 +777,10 @@ async def squash(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     options = _arg(args, "app", "end")
     app, start, end = options["app"], options.get("start"), options["end"]
     state = ls.state_of(app)
-    async with _progress(ls, f"Squashing {app} {start or ''}…{end}"):
+    async with _progress(ls, f"Squashing {app} {start or ''}…{end}") as progress:
         changes = await cmds.run_squash_subprocess(
             state, app, start, end, ls.options.interpreter, ls.options.settings_module,
+            on_step=progress.report,
         )
     return await ls.apply(f"Squash {app} {start or ''}–{end}", changes, from_disk=True)
 
@@ -815,6 +816,11 @@ class _progress:
             except Exception as exc:
                 self.ls.log_error("progress", exc)
         return self
+
+    def report(self, message: str) -> None:
+        """One step of the work (loading, optimizing, each verification run)."""
+        if self.active:
+            self.ls.work_done_progress.report(self.token, types.WorkDoneProgressReport(message=message))
 
     async def __aexit__(self, *exc: Any) -> None:
         if self.active:

@@ -932,6 +932,20 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     return result
 
 
+def _prefixed(progress: Callable[[str], None] | None, head: str
+              ) -> Callable[[str], None] | None:
+    """``progress`` with every line prefixed by ``head`` (a verification's steps inside the
+    squash's own), or None when nobody listens."""
+    if progress is None:
+        return None
+    report = progress
+
+    def step(text: str) -> None:
+        report(f"{head}: {text}")
+
+    return step
+
+
 def _verify_in_copy(result: SquashResult, settings_module: str | None, backend: Backend,
                     progress: Callable[[str], None] | None = None) -> None:
     """Verify every piece of ``result`` in a copy of the project that already has the new
@@ -968,8 +982,10 @@ def _verify_in_copy(result: SquashResult, settings_module: str | None, backend: 
             if progress is not None:
                 progress(f"verifying {piece.name} on {backend.label} ({number} of "
                          f"{len(result.pieces)}): original, squashed and partly applied histories")
-            report = verify_squash(copy, result.app, piece.name,
-                                   settings_module=settings_module, backend=backend)
+            report = verify_squash(
+                copy, result.app, piece.name, settings_module=settings_module, backend=backend,
+                progress=_prefixed(progress, f"verifying {piece.name} ({number} of "
+                                             f"{len(result.pieces)})"))
             report.relocate(copy, result.root)
             result.verification.append(report)
             if not report.ok:

@@ -19,7 +19,7 @@ members are loaded through Django and ``optimized_operations`` is exact.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,8 +160,11 @@ def _ranges(graph: Any, app: str, plan: list[MigrationKey]) -> list[list[Migrati
 
 
 def suggest(project: Any, apps: Iterable[str] | None = None, *, keep_last: int = 0,
-            settings_module: str | None = None) -> list[Suggestion]:
-    """Squash suggestions for ``apps`` (default all), static unless ``settings_module``."""
+            settings_module: str | None = None,
+            progress: Callable[[str], None] | None = None) -> list[Suggestion]:
+    """Squash suggestions for ``apps`` (default all), static unless ``settings_module``.
+    ``progress`` receives one line of text per step of the exact count (Django set-up,
+    each range optimized)."""
     graph = project.graph
     wanted = list(apps) if apps else graph.apps()
     for app in wanted:
@@ -192,21 +195,26 @@ def suggest(project: Any, apps: Iterable[str] | None = None, *, keep_last: int =
                     estimated_operations=estimate_operations(ops),
                 ))
     if settings_module and out:
-        _optimized_counts(project, out, settings_module)
+        _optimized_counts(project, out, settings_module, progress or (lambda text: None))
     return out
 
 
-def _optimized_counts(project: Any, suggestions: list[Suggestion], settings_module: str) -> None:
+def _optimized_counts(project: Any, suggestions: list[Suggestion], settings_module: str,
+                      say: Callable[[str], None]) -> None:
     """Exact counts: load the members' operations through Django and optimize them."""
     from squasher.django_loader import setup_django
 
+    say(f"setting up Django ({settings_module}) for exact counts")
     setup_django(settings_module, project.root)
     from django.db.migrations.loader import MigrationLoader
 
     from squasher.optimizer import optimize
 
+    say("loading the migrations through Django")
     loader = MigrationLoader(None, ignore_no_migrations=True)
-    for s in suggestions:
+    for number, s in enumerate(suggestions, 1):
+        say(f"optimizing {s.app} {s.first[1]} .. {s.last[1]} ({s.operations} operations; "
+            f"range {number} of {len(suggestions)})")
         try:
             operations = [op for k in s.members for op in loader.get_migration(*k).operations]
         except KeyError as error:

@@ -41,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -263,7 +264,8 @@ def _failure(label: str, result: dict[str, Any]) -> str:
 
 def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: str | None = None,
                   database: str = "default", verify_on: str | None = None, partial: bool = True,
-                  backend: Backend | None = None) -> VerifyReport:
+                  backend: Backend | None = None,
+                  progress: Callable[[str], None] | None = None) -> VerifyReport:
     """Check that the squash ``app.squash_name`` builds the same database as what it replaces.
 
     ``database`` is a ``DATABASES`` alias (Django's ``--database``) and ``verify_on`` the
@@ -272,8 +274,10 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
     squash verifies several pieces on one). Raises :class:`SettingsError`,
     :class:`DatabaseUnavailableError` or a :class:`UsageError` for problems of the environment
     or the command line; verification failures are reported in the returned
-    :class:`VerifyReport` (``ok`` false, ``differences`` filled).
+    :class:`VerifyReport` (``ok`` false, ``differences`` filled). ``progress`` receives one
+    line of text per step (copy, inspect, template, each history as it ends, comparison).
     """
+    say = progress or (lambda text: None)
     started = time.perf_counter()
     root = Path(root).resolve()
     if not root.is_dir():
@@ -281,6 +285,7 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
     alias, verify_on, legacy = split_legacy_database(database, verify_on)
     settings = resolve_settings_module(root, settings_module)
     if backend is None:
+        say(f"choosing the verification databases (DATABASES[{alias!r}], --verify-on)")
         backend = resolve_backend(root, settings, verify_on=verify_on, database=alias)
 
     report = VerifyReport(app=app, squash=squash_name, database=backend.engine, alias=alias,
@@ -290,12 +295,14 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
     claim_temp_dir(tmp)
     try:
         t0 = time.perf_counter()
+        say("copying the project's source files")
         full = copy_project(root, tmp / "full").resolve()
         report.timings["copy"] = round(time.perf_counter() - t0, 3)
         worker = _Worker(tmp, settings, root)
         scratch = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "inspect.sqlite3")}
 
         t0 = time.perf_counter()
+        say(f"loading {app}.{squash_name} and its replaced migrations through Django")
         inspected = worker.run(full, scratch, [{"op": "inspect", "app": app,
                                                 "migration": squash_name}])
         worker.raise_for(inspected)
@@ -319,7 +326,7 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
         report.scope = list(info.get("scope_apps") or [])
         report.prefix = [f"{a}.{n}" for a, n in info.get("prefix") or []]
         report.timings.update(_run_histories(worker, report, info, backend, tmp, full,
-                                             squashed, partial))
+                                             squashed, partial, say))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     report.ok = not report.differences
@@ -362,15 +369,17 @@ class _Databases:
 
 
 def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any], backend: Backend,
-                   tmp: Path, full: Path, squashed: Path, partial: bool) -> dict[str, float]:
+                   tmp: Path, full: Path, squashed: Path, partial: bool,
+                   say: Callable[[str], None]) -> dict[str, float]:
     with _Databases(backend, tmp) as pool:
-        return _compare_histories(worker, report, info, pool, full, squashed, partial)
+        return _compare_histories(worker, report, info, pool, full, squashed, partial, say)
 
 
 def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
                        pool: _Databases, full: Path, squashed: Path,
-                       partial: bool) -> dict[str, float]:
+                       partial: bool, say: Callable[[str], None]) -> dict[str, float]:
     app = info["app"]
+    engine = pool.backend.engine
     # The original history: the squash is hidden by the worker (its file stays on disk so that
     # migrations written after it can be pointed at the last migration it replaces).
     hide: dict[str, Any] = {"hide_squash": {"squash": [app, info["name"]],
@@ -396,6 +405,8 @@ def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, An
     if info.get("prefix"):
         # The common prefix (what the range depends on), migrated once, copied for every run.
         t0 = time.perf_counter()
+        say(f"migrating the {len(info['prefix'])} migration(s) the range depends on into a "
+            f"template {engine} database")
         (template,) = pool.make(["template"], from_template=False)
         result = worker.run(full, template, [{"op": "migrate", "targets": info["prefix"],
                                               "signals": False}], **hide)
@@ -424,6 +435,7 @@ def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, An
         except BaseException as exc:  # re-raised in the calling thread
             errors.append(exc)
         timings[label] = round(time.perf_counter() - t0, 3)
+        say(f"{label} history migrated and read ({timings[label]:.1f}s)")
 
     def run_chains(chains: dict[str, list[Job]]) -> None:
         threads = [threading.Thread(target=chain, args=(label, jobs))
@@ -440,6 +452,7 @@ def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, An
                     worker.raise_for(result)
 
     labels = ["original", "squashed"] + (["partial"] if partial else [])
+    say(f"migrating the {', '.join(labels)} histories on {engine} (in parallel)")
     dbs = dict(zip(labels, pool.make(labels), strict=True))
     chains: dict[str, list[Job]] = {
         "original": [(full, dbs["original"], full_steps, hide)],
@@ -481,6 +494,8 @@ def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, An
         if other is not None and other["ok"]:
             differing |= set(differing_data_tables(rows(snap), rows(other["results"][1])))
     if differing:
+        say(f"rows differ in {len(differing)} table(s): migrating the original history once "
+            "more to tell non-deterministic tables apart")
         (again_db,) = pool.make(["original-again"])
         chain("original again", [(full, again_db, [migrate_all, {"op": "dump", "state": False,
                                                                  "since": since}], hide)])
@@ -496,6 +511,7 @@ def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, An
                 "the original history did not migrate a second time (to tell non-deterministic "
                 "tables apart)", again))
     noise = report.nondeterministic
+    say("comparing schemas, data and final state")
 
     if not sq["ok"]:
         report.differences.append(_failure("the squashed history does not migrate", sq))

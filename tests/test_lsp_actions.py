@@ -160,8 +160,15 @@ async def test_squash_command_runs_in_subprocess_with_progress(client: LanguageC
     created = sorted((workspace / "catalog" / "migrations").glob("0040_*squashed_0047*.py"))
     assert len(created) == 1
     assert "replaces" in created[0].read_text()
-    kinds = [type(v).__name__ for reports in client.progress_reports.values() for v in reports]
+    reports = [v for values in client.progress_reports.values() for v in values]
+    kinds = [type(v).__name__ for v in reports]
     assert kinds[0] == "WorkDoneProgressBegin" and kinds[-1] == "WorkDoneProgressEnd"
+    # each step of the verified squash, as the CLI reports it, while it runs
+    steps = [v.message for v in reports if type(v).__name__ == "WorkDoneProgressReport"]
+    assert steps[0] == "loading the project (Django's migration loader)", steps
+    assert any(s.startswith("verifying ") and s.endswith("histories on sqlite (in parallel)")
+               for s in steps), steps
+    assert any("original history migrated and read" in s for s in steps), steps
     assert_check_clean(workspace, *NOT_BLOG)
     lenses = await client.text_document_code_lens_async(types.CodeLensParams(
         text_document=types.TextDocumentIdentifier(uri=uri(created[0]))))

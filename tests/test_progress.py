@@ -105,3 +105,41 @@ def test_dry_run_with_verify_verifies_in_a_copy_and_writes_nothing(sample_projec
     plain = run_squasher("squash", "catalog", "0002", "0006", "--settings", "settings",
                          "--dry-run", "--format", "json", cwd=sample_project)
     assert not json.loads(plain.stdout)["summary"]["verified"]  # --dry-run alone: not run
+
+
+def test_verify_reports_each_history(sample_project: Path) -> None:
+    """``verify``: copy, Django load, each history as it ends (with its seconds), comparison."""
+    made = run_squasher("squash", "catalog", "0002", "0006", "--settings", "settings",
+                        "--no-verify", "--format", "json", cwd=sample_project)
+    assert made.returncode == 0, made.stderr
+    [created] = [c for c in json.loads(made.stdout)["changes"] if c["kind"] == "create"]
+    name = Path(created["path"]).stem
+    proc = run_squasher("verify", "catalog", name, "--settings", "settings", "-v", "2",
+                        cwd=sample_project)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    said = steps(proc.stderr)
+    assert said[0].startswith("choosing the verification databases (DATABASES['default']")
+    assert "copying the project's source files" in said
+    assert f"loading catalog.{name} and its replaced migrations through Django" in said
+    assert "migrating the original, squashed, partial histories on sqlite (in parallel)" in said
+    ended = {s.split(" history")[0] for s in said if re.search(r"history migrated and read "
+                                                            r"\(\d+\.\d+s\)$", s)}
+    assert ended == {"original", "squashed", "partial"}
+    assert said[-1] == "comparing schemas, data and final state"
+    assert proc.stdout.startswith(f"verify catalog.{name} on sqlite: OK")
+    quiet = run_squasher("verify", "catalog", name, "--settings", "settings", cwd=sample_project)
+    assert quiet.returncode == 0 and steps(quiet.stderr) == []
+
+
+def test_suggest_reports_exact_counting(sample_project: Path) -> None:
+    proc = run_squasher("suggest", "catalog", "--settings", "settings", "-v", "2",
+                        cwd=sample_project)
+    assert proc.returncode == 0, proc.stderr
+    said = steps(proc.stderr)
+    assert said[0] == "setting up Django (settings) for exact counts"
+    ranges = [s for s in said if s.startswith("optimizing catalog ")]
+    listed = [line for line in proc.stdout.splitlines() if line.startswith("catalog: ")]
+    assert ranges and len(ranges) == len(listed)
+    assert ranges[-1].endswith(f"range {len(listed)} of {len(listed)})")
+    static = run_squasher("suggest", "catalog", "-v", "2", cwd=sample_project)
+    assert steps(static.stderr) == []  # static: nothing long to report

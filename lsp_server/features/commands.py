@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -78,6 +79,7 @@ def find_state(index: WorkspaceIndex, app: str) -> ProjectState:
 async def run_squash_subprocess(
     state: ProjectState, app: str, start: str | None, end: str,
     interpreter: str | None, settings_module: str | None,
+    on_step: Callable[[str], None] | None = None,
 ) -> list[dict[str, Any]]:
     """``squasher squash APP [START] END --dry-run --verify --format json`` with the user's
     interpreter: the squash is verified in a copy, as the CLI verifies it, and nothing is
@@ -86,10 +88,11 @@ async def run_squash_subprocess(
     The user's interpreter has the project's dependencies; this server's ``squasher``
     package is put first on its ``PYTHONPATH`` so the two need not be installed together.
     If that interpreter lacks one of squasher's own dependencies, the server's interpreter
-    is used instead.
+    is used instead. ``on_step`` receives each step the command reports (``-v 2``: one
+    ``[  1.2s] text`` line per step on stderr) while it runs: the editor's ``$/progress``.
     """
     args = ["-m", "squasher", "squash", app, *([start] if start else []), end,
-            "--dry-run", "--verify", "--format", "json", "--root", str(state.root)]
+            "--dry-run", "--verify", "--format", "json", "--root", str(state.root), "-v", "2"]
     if settings_module:
         args += ["--settings", settings_module]
     env = dict(os.environ)
@@ -98,24 +101,44 @@ async def run_squash_subprocess(
     ours = str(Path(squasher.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (ours, env.get("PYTHONPATH")) if p)
     python = interpreter or sys.executable
-    code, out, err = await _run([python, *args], state.root, env)
+    code, out, err = await _run([python, *args], state.root, env, on_step)
     if code != 0 and python != sys.executable and "ModuleNotFoundError" in err:
-        code, out, err = await _run([sys.executable, *args], state.root, env)
+        code, out, err = await _run([sys.executable, *args], state.root, env, on_step)
     if code != 0:
-        message = err.strip() or out.strip()
+        message = "\n".join(line for line in err.splitlines()
+                            if not _STEP.match(line)).strip() or out.strip()
         raise RuntimeError(f"squasher squash failed ({code}): {message[-2000:]}")
     start_json = out.find("{")
     data = json.loads(out[start_json:] if start_json >= 0 else out)
     return list(data["changes"])
 
 
-async def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str]:
+#: a progress line of the CLI (``squasher.cli._progress``): ``[  12.3s] verifying ...``
+_STEP = re.compile(r"^\[\s*\d+\.\d+s\] (.*)$")
+
+
+async def _run(cmd: list[str], cwd: Path, env: dict[str, str],
+               on_step: Callable[[str], None] | None = None) -> tuple[int, str, str]:
+    """Run ``cmd``; stderr is read line by line as it comes, each progress line handed to
+    ``on_step``; returns (exit status, stdout, stderr)."""
     proc = await asyncio.create_subprocess_exec(
         *cmd, cwd=str(cwd), env=env,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )
-    out, err = await proc.communicate()
-    return proc.returncode or 0, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
+    assert proc.stdout is not None and proc.stderr is not None
+    err_lines: list[str] = []
+
+    async def read_stderr(stream: asyncio.StreamReader) -> None:
+        async for raw in stream:
+            line = raw.decode("utf-8", "replace").rstrip("\n")
+            err_lines.append(line)
+            step = _STEP.match(line)
+            if step and on_step is not None:
+                on_step(step.group(1))
+
+    out, _ = await asyncio.gather(proc.stdout.read(), read_stderr(proc.stderr))
+    await proc.wait()
+    return proc.returncode or 0, out.decode("utf-8", "replace"), "\n".join(err_lines)
 
 
 def plan_finalize_changes(state: ProjectState, app: str, squash: str) -> Any:

@@ -39,12 +39,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from squasher.cli._progress import progress_for
     from squasher.suggest import suggest
 
     keep_last = keep_last_of(args)
     project = load_project(args)
     settings = args.settings or os.environ.get("DJANGO_SETTINGS_MODULE")
-    found = suggest(project, args.apps or None, keep_last=keep_last, settings_module=settings)
+    with progress_for(args) as progress:
+        found = suggest(project, args.apps or None, keep_last=keep_last,
+                        settings_module=settings, progress=progress)
     if args.format == "json":
         print_json(args, {"suggestions": [s.to_json() for s in found], "exact": bool(settings),
                           "keep_last": keep_last})

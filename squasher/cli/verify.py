@@ -29,12 +29,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
+    from squasher.cli._progress import progress_for
     from squasher.verify import verify_squash
 
-    report = verify_squash(
-        args.root, args.app, args.squashed, settings_module=args.settings,
-        database=args.database, verify_on=args.verify_on, partial=not args.no_partial,
-    )
+    with progress_for(args) as progress:
+        report = verify_squash(
+            args.root, args.app, args.squashed, settings_module=args.settings,
+            database=args.database, verify_on=args.verify_on, partial=not args.no_partial,
+            progress=progress,
+        )
     if args.format == "json":
         print_json(args, report.to_json(), ok=report.ok)
     else:
