@@ -71,3 +71,62 @@ def test_commands_run_from_the_wheel_alone(wheel: Path, tmp_path: Path) -> None:
                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
     assert check.returncode == 0, check.stdout + check.stderr
     assert "migrations in 1 app: no problems" in check.stdout
+
+
+def test_project_urls_in_metadata(wheel: Path) -> None:
+    with zipfile.ZipFile(wheel) as archive:
+        info = next(n for n in archive.namelist() if n.endswith(".dist-info/METADATA"))
+        metadata = archive.read(info).decode()
+    urls = dict(line.removeprefix("Project-URL: ").split(", ", 1)
+                for line in metadata.splitlines() if line.startswith("Project-URL: "))
+    assert {"Homepage", "Source", "Issues", "Documentation"} <= set(urls), urls
+    assert all(url.startswith("https://") for url in urls.values())
+
+
+def _tracked_files() -> list[str]:
+    proc = subprocess.run(["git", "ls-files", "-z"], cwd=REPO_ROOT, capture_output=True,
+                          timeout=60)
+    if proc.returncode != 0:
+        pytest.skip("not a git checkout: the sdist is built from the tracked files")
+    return [name for name in proc.stdout.decode().split("\0") if name]
+
+
+def test_sdist_carries_what_its_tests_need(tmp_path: Path) -> None:
+    """The sdist is built as a release is (``python -m build --sdist``, from the tracked files
+    only), holds the tests, the sample project and the licence and no generated files, and
+    the tests in it pass against the code in it."""
+    import tarfile
+
+    source = tmp_path / "source"
+    for name in _tracked_files():
+        if name.startswith("vscode-extension/") or not (REPO_ROOT / name).is_file():
+            continue
+        target = source / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO_ROOT / name, target)
+    out = tmp_path / "dist"
+    proc = subprocess.run([sys.executable, "-m", "build", "--sdist", "-o", str(out), str(source)],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    [sdist] = out.glob("django_squasher-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = [n.split("/", 1)[1] for n in archive.getnames() if "/" in n]
+        archive.extractall(tmp_path / "unpacked", filter="data")
+    for needed in ("LICENSE", "README.md", "pyproject.toml", "tests/conftest.py",
+                   "tests/test_graph.py", "tests/fixtures/trees.py", "sample_apps/manage.py",
+                   "sample_apps/catalog/migrations/0001_initial.py", "docs/ARCHITECTURE.md",
+                   "squasher/cli/__init__.py", "lsp_server/server.py"):
+        assert needed in names, needed
+    assert not [n for n in names if "__pycache__" in n or n.endswith((".pyc", ".sqlite3"))]
+    [unpacked] = (tmp_path / "unpacked").iterdir()
+    # the unpacked tree's own code, not the checkout's (python -m puts the folder first)
+    where = subprocess.run([sys.executable, "-c", "import squasher; print(squasher.__file__)"],
+                           cwd=unpacked, capture_output=True, text=True, timeout=60)
+    assert where.stdout.startswith(str(unpacked)), where.stdout + where.stderr
+    tests = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-n", "0", "-p", "no:cacheprovider",
+         "tests/test_graph.py", "tests/test_parse.py", "tests/test_check.py"],
+        cwd=unpacked, capture_output=True, text=True, timeout=900,
+        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"})
+    assert tests.returncode == 0, tests.stdout[-3000:] + tests.stderr[-2000:]
+    assert " passed" in tests.stdout and " skipped" not in tests.stdout.splitlines()[-1]
