@@ -30,6 +30,9 @@ INSTALLED_APPS = [
     "billing",
     "blog",
     "newsletter",
+    # squasher's commands through manage.py (`python manage.py squasher check`): no models,
+    # no migrations, no system checks
+    "squasher",
 ]
 
 if os.environ.get("SAMPLE_APPS_WITHOUT_CONFLICT", "") not in ("", "0"):

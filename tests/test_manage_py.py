@@ -12,13 +12,26 @@ from pathlib import Path
 import pytest
 from conftest import run_squasher
 
-SETTINGS = 'from settings import *  # noqa: F403\n\nINSTALLED_APPS = [*INSTALLED_APPS, "squasher"]  # noqa: F405\n'
+#: sample_apps lists "squasher" itself (its README walkthrough uses manage.py); this module
+#: starts from settings without it, to test the entry as a project adds it
+SETTINGS = ('from settings import *  # noqa: F403\n\n'
+            'INSTALLED_APPS = [a for a in INSTALLED_APPS if a != "squasher"]  # noqa: F405\n'
+            'INSTALLED_APPS += ["squasher"]\n')
 
 
 @pytest.fixture
 def project(sample_project: Path) -> Path:
     (sample_project / "settings_with_squasher.py").write_text(SETTINGS)
     return sample_project
+
+
+def test_without_the_app_manage_py_has_no_squasher_command(sample_project: Path) -> None:
+    (sample_project / "settings_without.py").write_text(
+        SETTINGS.replace('INSTALLED_APPS += ["squasher"]\n', ""))
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "settings_without"}
+    proc = subprocess.run([sys.executable, "manage.py", "squasher", "check"], cwd=sample_project,
+                          env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 1 and "Unknown command: 'squasher'" in proc.stderr
 
 
 def manage(project: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
