@@ -2,6 +2,8 @@
 // Each check is recorded in $SHOTS/results.json with a screenshot; the exit status is 1 when
 // any failed. Kept to the few things only the real editor can show (the language server's
 // behaviour is tested in detail with pytest-lsp).
+// With README_SHOTS=DIR (run.sh's SQUASHER_E2E_README_SHOTS, see readme-shots.sh) it takes the
+// extension README's images instead: DIR/screenshot.png and DIR/graph.png.
 import { existsSync, readdirSync, readFileSync, writeFileSync, appendFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { join } from "node:path";
@@ -14,12 +16,14 @@ const env = (name) => {
 const CS_URL = env("CS_URL");
 const WORKSPACE = env("WORKSPACE");
 const SHOTS = env("SHOTS");
+const README_SHOTS = process.env.README_SHOTS ?? "";
 const require = createRequire(import.meta.url);
 const { chromium } = require(env("PLAYWRIGHT_CORE"));
 
 const APP_DIR = join(WORKSPACE, "blog", "migrations");
 const LEAF = "0005_post_reading_time.py";
 const OTHER_LEAF = "0003_post_status";
+const MERGE = "0022_merge_supplier_phone_category_description"; // catalog: a merge node, collapsed lines
 const DEPENDENCY = "0004_post_summary";
 const started = Date.now();
 const results = [];
@@ -118,11 +122,74 @@ function mergeFiles() {
   return readdirSync(APP_DIR).filter((f) => /merge/i.test(f) && f.endsWith(".py"));
 }
 
+/** Explorer rows a README image must not show (what a local run leaves in a project). */
+const CLUTTER = /^(\.squasher-cache|\.squasher-journal|__pycache__|.*\.pyc|.*\.sqlite3|\.vscode|catalog\.mmd)$/;
+async function explorerRows() {
+  return (await page.locator(".explorer-folders-view .monaco-list-row").allInnerTexts()).map((t) => t.trim().split("\n")[0]);
+}
+async function graphFrame(wanted) {
+  return until("the graph webview, rendered", async () => {
+    for (const f of page.frames()) {
+      if ((await f.locator("#graph svg g.node").count().catch(() => 0)) > 0 && (await wanted(f))) return f;
+    }
+    return false;
+  }, 45_000, 500);
+}
+
+/** The images of vscode-extension/README.md, from the build under test. */
+async function readmeShots() {
+  const file = (name) => join(README_SHOTS, name);
+  await openFile(LEAF);
+  // 1. screenshot.png: the SQ001 squiggle's hover, the conflict count in the status bar
+  await check("readme-screenshot", async () => {
+    await until("a squiggle in the editor (server start + project load)", async () => (await squiggles().count()) > 0, 90_000);
+    const status = await until("status bar item with 1 conflict", async () => {
+      const t = await statusItem().innerText().catch(() => "");
+      return /1 migration conflict/.test(t) ? t : false;
+    }, 30_000);
+    const rows = await explorerRows();
+    const clutter = rows.filter((r) => CLUTTER.test(r));
+    if (clutter.length) throw new Error(`the explorer shows ${JSON.stringify(clutter)}`);
+    if (!rows.includes(LEAF)) throw new Error(`the explorer does not show ${LEAF}: ${JSON.stringify(rows)}`);
+    await sleep(1500); // code lens and explorer decorations settle
+    const text = await hoverText(squiggles().first(), /SQ001/);
+    if (!text.includes(OTHER_LEAF)) throw new Error(`the diagnostic hover does not name the other leaf: ${text}`);
+    await page.screenshot({ path: file("screenshot.png") });
+    return { statusBar: status.trim(), explorer: rows, hover: text.replace(/\s+/g, " ").slice(0, 200) };
+  });
+  await clearHover();
+
+  // 2. graph.png: the graph webview beside a merge migration, opened from the editor title
+  //    button (so filtered to the file's app), fit to width (the default) around the ◆ merge
+  //    node; the side bar is closed to give the two columns the room
+  await check("readme-graph", async () => {
+    await runCommand("View: Close All Editors");
+    await openFile(`${MERGE}.py`);
+    const rows = await explorerRows();
+    const clutter = rows.filter((r) => CLUTTER.test(r));
+    if (clutter.length) throw new Error(`the explorer shows ${JSON.stringify(clutter)}`);
+    await runCommand("View: Close Primary Side Bar");
+    const button = page.locator('.part.editor .editor-group-container.active .editor-actions .action-label[aria-label*="Show migration graph"]').first();
+    await button.waitFor({ state: "visible", timeout: 15_000 });
+    await button.click();
+    const frame = await graphFrame(async (f) => (await f.locator("#app").inputValue().catch(() => "")) === "catalog");
+    const merge = frame.locator("#graph svg g.node", { hasText: `◆ ${MERGE}` }).first();
+    await merge.waitFor({ timeout: 10_000 });
+    const legend = await frame.locator("#legend").innerText();
+    if (!/merge/.test(legend)) throw new Error(`the webview's legend has no merge entry: ${legend}`);
+    await merge.evaluate((e) => e.scrollIntoView({ block: "center", inline: "center" }));
+    await clearHover();
+    await sleep(1000);
+    await page.screenshot({ path: file("graph.png") });
+    return { status: await frame.locator("#status").innerText(), legend };
+  });
+}
+
 async function main() {
   const context = await chromium.launchPersistentContext(env("BROWSER_PROFILE"), {
     executablePath: env("CHROMIUM"),
     headless: true,
-    viewport: { width: 1600, height: 1000 },
+    viewport: README_SHOTS ? { width: 1400, height: 850 } : { width: 1600, height: 1000 },
     args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
       "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"],
   });
@@ -143,6 +210,11 @@ async function main() {
   await page.goto(CS_URL);
   await page.locator(".monaco-workbench .part.statusbar").waitFor({ timeout: 60_000 });
   log("workbench loaded");
+  if (README_SHOTS) {
+    await readmeShots();
+    await context.close();
+    return;
+  }
   await openFile(LEAF);
   log(`opened ${LEAF}`);
 
@@ -258,13 +330,8 @@ async function main() {
   // 6. the graph webview renders Mermaid (bundled) and clicking a node opens its file
   await check("graph-webview-renders", async () => {
     await runCommand("Squasher: Show migration graph");
-    const frame = await until("a webview frame with the rendered graph", async () => {
-      for (const f of page.frames()) {
-        const n = await f.locator("#graph svg g.node").count().catch(() => 0);
-        if (n > 0) return f;
-      }
-      return false;
-    }, 45_000, 500);
+    // all apps: the panel still shows the blog graph of the step before until the new one renders
+    const frame = await graphFrame(async (f) => (await f.locator("#app").inputValue().catch(() => "blog")) === "");
     const nodes = await frame.locator("#graph svg g.node").count();
     const keys = await frame.locator("#graph svg g.node[data-node-key]").evaluateAll((els) => els.map((e) => e.dataset.nodeKey));
     const status = await frame.locator("#status").innerText();

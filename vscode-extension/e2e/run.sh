@@ -8,6 +8,10 @@
 #   SQUASHER_E2E_VSIX       a prebuilt .vsix (default: build one with vsce into the temp dir)
 #   SQUASHER_E2E_TIMEOUT    hard limit in seconds for the UI script (default 300)
 #   SQUASHER_E2E_KEEP=1     keep the temporary directory (user-data-dir, workspace copy)
+#   SQUASHER_E2E_README_SHOTS=DIR
+#                           take the README images instead of running the checks: DIR/screenshot.png
+#                           and DIR/graph.png, 1400x850, of a copy of sample_apps holding only the
+#                           files git tracks (use readme-shots.sh, which also takes docs/images/)
 #
 # Exit status: 0 when every UI assertion passed; results.json lists each one.
 set -euo pipefail
@@ -16,7 +20,14 @@ HERE="$(cd "$(dirname "$0")" && pwd)"
 EXT_DIR="$(dirname "$HERE")"
 REPO="$(dirname "$EXT_DIR")"
 CACHE="${SQUASHER_E2E_DIR:-${SQUASHER_E2E_CACHE:-$HOME/.cache/squasher-e2e}}"
-ARTIFACTS="${SQUASHER_E2E_ARTIFACTS:-$REPO/ci-artifacts/vscode-e2e}"
+README_SHOTS="${SQUASHER_E2E_README_SHOTS:-}"
+if [ -n "$README_SHOTS" ]; then
+  mkdir -p "$README_SHOTS"
+  README_SHOTS="$(cd "$README_SHOTS" && pwd)"
+  ARTIFACTS="${SQUASHER_E2E_ARTIFACTS:-$REPO/ci-artifacts/readme-shots}"
+else
+  ARTIFACTS="${SQUASHER_E2E_ARTIFACTS:-$REPO/ci-artifacts/vscode-e2e}"
+fi
 TIMEOUT="${SQUASHER_E2E_TIMEOUT:-300}"
 log() { printf '[e2e %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 
@@ -84,16 +95,29 @@ fi
 # --- a private copy of sample_apps and a fresh user-data-dir -------------------------------
 WS="$R/sample_apps"
 mkdir -p "$WS"
-tar -C "$REPO/sample_apps" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.sqlite3' \
-  --exclude=.squasher-cache -cf - . | tar -C "$WS" -xf -
+if [ -n "$README_SHOTS" ] && git -C "$REPO" rev-parse --is-inside-work-tree >/dev/null 2>&1; then
+  # the images show the project as checked out: only tracked files (their work-tree content),
+  # nothing a local run left behind (caches, databases, catalog.mmd, ...)
+  git -C "$REPO/sample_apps" ls-files -z -- . |
+    tar -C "$REPO/sample_apps" --null --no-recursion --ignore-failed-read -T - -cf - | tar -C "$WS" -xf -
+else
+  tar -C "$REPO/sample_apps" --exclude=__pycache__ --exclude='*.pyc' --exclude='*.sqlite3' \
+    --exclude=.squasher-cache --exclude=.squasher-journal -cf - . | tar -C "$WS" -xf -
+fi
 
 export HOME="$R/home" XDG_CONFIG_HOME="$R/home/.config" XDG_DATA_HOME="$R/home/.local/share" \
   XDG_CACHE_HOME="$R/home/.cache"
 mkdir -p "$HOME" "$R/data/User" "$R/data/Machine"
 PORT="$("$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 printf 'bind-addr: 127.0.0.1:%s\nauth: none\ncert: false\n' "$PORT" > "$R/config.yaml"
+README_SETTINGS=""
+if [ -n "$README_SHOTS" ]; then
+  # no empty secondary side bar in the pictures
+  README_SETTINGS='"workbench.secondarySideBar.defaultVisibility": "hidden",'
+fi
 cat > "$R/data/User/settings.json" <<JSON
 {
+  $README_SETTINGS
   "squasher.interpreter": "$PY",
   "squasher.trace.server": "messages",
   "security.workspace.trust.enabled": false,
@@ -136,7 +160,7 @@ log "running the UI script (timeout ${TIMEOUT}s)"
 set +e
 CS_URL="http://127.0.0.1:$PORT/?folder=$WS" WORKSPACE="$WS" SHOTS="$ARTIFACTS" \
   PLAYWRIGHT_CORE="$E2E_PLAYWRIGHT_DIR" CHROMIUM="$E2E_CHROMIUM" BROWSER_PROFILE="$R/chrome" \
-  E2E_TIMEOUT="$TIMEOUT" \
+  E2E_TIMEOUT="$TIMEOUT" README_SHOTS="$README_SHOTS" \
   setsid timeout --kill-after=10 "$TIMEOUT" "$E2E_NODE24_BIN/node" "$HERE/e2e.mjs" &
 UI_PGID=$!
 wait "$UI_PGID"
