@@ -35,8 +35,8 @@ from synthetic import generate_project  # noqa: E402
 
 IN_PROCESS = r"""
 import json, sys, time
-from squasher.project import Project
-from squasher.against import merged_view, preview_merge
+from squasher.graph.project import Project
+from squasher.graph.against import merged_view, preview_merge
 project = Project.load(sys.argv[1], use_cache=True)
 t0, c0 = time.perf_counter(), time.process_time()
 view = merged_view(project, "main")

@@ -8,7 +8,7 @@ warmed-up imports or caches) and is repeated; the best wall time and its CPU tim
 are printed (this machine is shared, wall times of single runs are noisy).
 
 * static cold:  ``Project.load(use_cache=False)`` + ``check_project`` (in-process timer)
-* static warm:  the same with the record cache (squasher.project.cache_file_for) populated
+* static warm:  the same with the record cache (squasher.graph.project.cache_file_for) populated
 * CLI cold:     the whole ``squasher check --no-cache`` process, interpreter start included
 * Django:       ``django.setup()`` + ``MigrationLoader(None)`` on the same tree
 
@@ -33,13 +33,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from synthetic import generate_project  # noqa: E402
 
-from squasher.project import cache_file_for  # noqa: E402
+from squasher.graph.project import cache_file_for  # noqa: E402
 
 STATIC = r"""
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
-from squasher.project import Project
-from squasher.check import check_project
+from squasher.graph.project import Project
+from squasher.graph.check import check_project
 t1, c1 = time.perf_counter(), time.process_time()
 project = Project.load(sys.argv[1], use_cache=sys.argv[2] == "1")
 t2 = time.perf_counter()

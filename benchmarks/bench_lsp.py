@@ -268,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--samples", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cold", action="store_true",
-                        help="delete the record cache (squasher.project.cache_file_for, under "
+                        help="delete the record cache (squasher.graph.project.cache_file_for, under "
                              "~/.cache/squasher or SQUASHER_CACHE_DIR) first: a cold start")
     args = parser.parse_args(argv)
 
@@ -281,7 +281,7 @@ def main(argv: list[str] | None = None) -> int:
             t = time.perf_counter()
             generate_project(root, apps=args.apps, per_app=args.per_app, seed=args.seed)
             print(f"generated {root} in {time.perf_counter() - t:.1f}s", file=sys.stderr)
-        from squasher.project import cache_file_for
+        from squasher.graph.project import cache_file_for
 
         cache = cache_file_for(root)
         if args.cold:

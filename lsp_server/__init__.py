@@ -5,7 +5,7 @@ Layout (jedi-language-server style):
 * ``server.py``  -- the pygls server; one short, guarded handler per LSP feature/command.
 * ``convert.py`` -- every LSP <-> squasher conversion (URIs, positions in the negotiated
   encoding, Problem -> Diagnostic, ChangeSet -> WorkspaceEdit).
-* ``index.py``   -- the workspace index over ``squasher.project.Project``: incremental
+* ``index.py``   -- the workspace index over ``squasher.graph.project.Project``: incremental
   updates from editor buffers and watched files, problems and squash suggestions per app.
 * ``features/``  -- plain functions behind hover, code actions, code lens and commands.
 

@@ -1,4 +1,4 @@
-"""The workspace index: one :class:`squasher.project.Project` per workspace folder.
+"""The workspace index: one :class:`squasher.graph.project.Project` per workspace folder.
 
 Kept current incrementally: an editor buffer (didOpen/didChange) or a file on disk
 (didChangeWatchedFiles, didClose) re-parses exactly one file through
@@ -39,7 +39,7 @@ class SuggestedRange:
     migrations: int
     operations: int
     #: operations after squashing: Django's optimizer's count when it ran (``exact``), else
-    #: the static estimate of :func:`squasher.suggest.estimate_operations`
+    #: the static estimate of :func:`squasher.lifecycle.suggest.estimate_operations`
     after: int = 0
     exact: bool = False
 
@@ -69,7 +69,7 @@ class ProjectState:
     """One workspace folder: the project plus what was derived from it."""
 
     root: Path
-    project: Any  # squasher.project.Project
+    project: Any  # squasher.graph.project.Project
     problems: dict[str, list[Problem]] = field(default_factory=dict)  # app -> problems
     suggestions: dict[str, list[SuggestedRange]] = field(default_factory=dict)  # app -> ranges
     other_problems: list[Problem] = field(default_factory=list)  # problems with no app
@@ -98,7 +98,7 @@ class WorkspaceIndex:
         self.buffers: dict[Path, str] = {}
         self._disk_lines: dict[Path, tuple[int, list[str]]] = {}
         self._log = logger or log.info
-        #: the same record cache as the CLI (``~/.cache/squasher``: ``squasher.project.cache_file_for``)
+        #: the same record cache as the CLI (``~/.cache/squasher``: ``squasher.graph.project.cache_file_for``)
         self.use_cache = True
         #: apps whose squash suggestions are stale (recomputed by :meth:`refresh_suggestions`)
         self.stale_suggestions: dict[Path, set[str] | None] = {}
@@ -106,7 +106,7 @@ class WorkspaceIndex:
     # ------------------------------------------------------------ loading
 
     def add_root(self, root: Path) -> ProjectState | None:
-        from squasher.project import Project
+        from squasher.graph.project import Project
 
         root = root.resolve()
         start = time.perf_counter()
@@ -269,7 +269,7 @@ class WorkspaceIndex:
 
     def recheck(self, state: ProjectState, apps: Iterable[str] | None) -> None:
         """Recompute problems and suggestions (all apps, or only ``apps``)."""
-        from squasher.check import check_project
+        from squasher.graph.check import check_project
 
         project_apps = set(state.graph.apps())
         if apps is None or len(state.graph.records) <= FULL_RECHECK_LIMIT:
@@ -334,12 +334,12 @@ class WorkspaceIndex:
     def compute_suggestions(
         self, pending: dict[Path, set[str] | None],
     ) -> dict[Path, tuple[list[str], bool, dict[str, list[SuggestedRange]]]]:
-        """Run ``squasher.suggest`` for the stale apps (read-only: safe in a worker thread).
+        """Run ``squasher.lifecycle.suggest`` for the stale apps (read-only: safe in a worker thread).
 
         Raises when the graph changed under it; the caller marks the apps stale again.
         """
         from squasher.errors import CircularDependencyError
-        from squasher.suggest import suggest
+        from squasher.lifecycle.suggest import suggest
 
         out = {}
         for root, apps in pending.items():
@@ -428,7 +428,7 @@ class WorkspaceIndex:
 
     def compute_prediction(self, state: ProjectState) -> tuple[str | None, Any]:
         """``(revision, MergePreview or None)`` for ``state`` (runs in a worker thread: git)."""
-        from squasher.against import preview_merge
+        from squasher.graph.against import preview_merge
 
         rev = self.base_revision(state)
         if rev is None:
@@ -455,9 +455,9 @@ class WorkspaceIndex:
 
     def problems_by_path(self, state: ProjectState) -> dict[Path, list[Problem]]:
         """The diagnostics of every file, as ``squasher check`` shows them: through
-        :func:`squasher.check.apply_config` (``[tool.squasher]``, ``# squasher: ignore``
+        :func:`squasher.graph.check.apply_config` (``[tool.squasher]``, ``# squasher: ignore``
         comments read from the editor's buffers)."""
-        from squasher.check import apply_config
+        from squasher.graph.check import apply_config
 
         out: dict[Path, list[Problem]] = {}
         records = state.project.records_by_path
@@ -465,7 +465,7 @@ class WorkspaceIndex:
                  for p in problems if p.path is not None]
         found += self.suggestion_problems(state)
         if state.resolved_by_merge and state.against:
-            from squasher.against import downgrade_resolved
+            from squasher.graph.against import downgrade_resolved
 
             # as check --against: what the merge fixes is information
             found = downgrade_resolved(found, state.resolved_by_merge, state.against)

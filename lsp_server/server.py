@@ -240,7 +240,7 @@ class SquasherServer(LanguageServer):
     def schedule_suggestions(self, delay: float = SUGGEST_DELAY) -> None:
         """Debounced: recompute stale squash suggestions once edits settle, then republish.
 
-        ``squasher.suggest`` runs in a worker thread so hovers and edits stay responsive;
+        ``squasher.lifecycle.suggest`` runs in a worker thread so hovers and edits stay responsive;
         if the graph changes under it, the apps stay stale and it runs again.
         """
         if self._suggest_timer is not None:
@@ -327,7 +327,7 @@ class SquasherServer(LanguageServer):
             count = sum(len(r) for st in self.index.states.values() for r in st.suggestions.values())
             self.log(f"squasher: squash suggestions updated ({count} ranges)")
         except ImportError:
-            self.log("squasher: squasher.suggest is not available; no squash suggestions",
+            self.log("squasher: squasher.lifecycle.suggest is not available; no squash suggestions",
                      types.MessageType.Warning)
         except Exception as exc:
             self._suggest_failures += 1
@@ -727,7 +727,7 @@ def conflict_count(ls: SquasherServer, *args: Any) -> dict[str, int]:
     return cmds.conflict_count(ls.index)
 
 
-@server.command("squasher.graph")
+@server.command("squasher.graph.graph")
 @guarded(lambda: {"text": "", "nodes": {}})
 def graph(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     options = _arg(args)
@@ -744,7 +744,7 @@ async def create_merge(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     return await ls.apply(f"Create merge migration for {app}", changes)
 
 
-@server.command("squasher.rebase")
+@server.command("squasher.lifecycle.rebase")
 @guarded(lambda: {"applied": False}, notify=True)
 async def rebase(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     options = _arg(args, "app")
@@ -769,10 +769,10 @@ async def rebase_onto(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     return result
 
 
-@server.command("squasher.squash")
+@server.command("squasher.squash.plan")
 @guarded(lambda: {"applied": False}, notify=True)
 async def squash(ls: SquasherServer, *args: Any) -> dict[str, Any]:
-    if not _django_features(ls, "squasher.squash"):
+    if not _django_features(ls, "squasher.squash.plan"):
         return {"applied": False}
     options = _arg(args, "app", "end")
     app, start, end = options["app"], options.get("start"), options["end"]
@@ -785,10 +785,10 @@ async def squash(ls: SquasherServer, *args: Any) -> dict[str, Any]:
     return await ls.apply(f"Squash {app} {start or ''}–{end}", changes, from_disk=True)
 
 
-@server.command("squasher.finalize")
+@server.command("squasher.lifecycle.finalize")
 @guarded(lambda: {"applied": False}, notify=True)
 async def finalize(ls: SquasherServer, *args: Any) -> dict[str, Any]:
-    if not _django_features(ls, "squasher.finalize"):
+    if not _django_features(ls, "squasher.lifecycle.finalize"):
         return {"applied": False}
     options = _arg(args, "app", "squash")
     app, squash_name = options["app"], options["squash"]

@@ -1,9 +1,9 @@
 """The static representation of a migration file.
 
-One :class:`MigrationRecord` per file, produced by :mod:`squasher.parse` without
+One :class:`MigrationRecord` per file, produced by :mod:`squasher.graph.parse` without
 importing Django or the project. It is all the static side (graph, check, suggest,
 merge, language server) ever needs. Records are immutable; editing a file produces a
-new record that replaces the old one in :class:`squasher.project.Project`.
+new record that replaces the old one in :class:`squasher.graph.project.Project`.
 
 Line and column numbers are 1-based lines and 0-based columns (Python ``ast``
 convention); the language server converts them.
@@ -101,7 +101,7 @@ class Severity(Enum):
 class Problem:
     """A finding of ``squasher check`` (and a diagnostic in the language server).
 
-    ``code`` is stable and documented (see ``squasher.check.CODES``). ``related`` are
+    ``code`` is stable and documented (see ``squasher.graph.check.CODES``). ``related`` are
     other places that belong to the same finding (the other leaves of a conflict...).
     """
 

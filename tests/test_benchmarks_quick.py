@@ -86,7 +86,7 @@ def test_bench_against_quick(tmp_path: Path) -> None:
 
 def test_bench_graph_quick(tmp_path: Path) -> None:
     # app004/app009: a merge; app009: a squash with replaces; 1,050 files: above
-    # squasher.project.PARALLEL_PARSE_MIN_FILES (1,000), the cold load parses on both cores
+    # squasher.graph.project.PARALLEL_PARSE_MIN_FILES (1,000), the cold load parses on both cores
     apps, per_app = 10, 105
     out = tmp_path / "graph.json"
     proc = _bench("bench_graph.py", "--apps", str(apps), "--per-app", str(per_app),

@@ -1,4 +1,4 @@
-"""squasher.carry: copying RunPython code out of migration modules (no Django needed)."""
+"""squasher.squash.carry: copying RunPython code out of migration modules (no Django needed)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from types import ModuleType
 
 import pytest
 
-from squasher.carry import Carrier, ImportSpec, parse_import_line, render_imports
 from squasher.errors import CarryError
+from squasher.squash.carry import Carrier, ImportSpec, parse_import_line, render_imports
 
 M0002 = '''\
 import os.path

@@ -1,4 +1,4 @@
-"""squasher.check: every code, located at the right file and line."""
+"""squasher.graph.check: every code, located at the right file and line."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from fixtures.trees import chain, make_tree
 
-from squasher.check import CODES, check_project, exit_code
 from squasher.errors import UnknownAppError
-from squasher.project import Project
+from squasher.graph.check import CODES, check_project, exit_code
+from squasher.graph.project import Project
 from squasher.records import Severity
 
 SQ = ("a", "0001_squashed_0003")

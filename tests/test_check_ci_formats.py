@@ -9,7 +9,7 @@ from pathlib import Path
 import jsonschema
 from conftest import run_squasher
 
-from squasher.check import CODES
+from squasher.graph.check import CODES
 
 
 def _schema() -> dict:

@@ -1,5 +1,5 @@
 """PostgreSQL constraint checkpoints go only where a deferred constraint or deferred SQL can
-be pending (squasher.writer.with_constraint_checkpoints); the case that needs one is
+be pending (squasher.squash.writer.with_constraint_checkpoints); the case that needs one is
 migrated on PostgreSQL by tests/test_squash_verify.py."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ if not settings.configured:
 from django.db import migrations, models  # noqa: E402
 from django.db.migrations.state import ModelState, ProjectState  # noqa: E402
 
-from squasher.writer import CHECKPOINT_NAME, with_constraint_checkpoints  # noqa: E402
+from squasher.squash.writer import CHECKPOINT_NAME, with_constraint_checkpoints  # noqa: E402
 
 APP = "shop"
 

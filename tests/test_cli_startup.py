@@ -63,7 +63,7 @@ def test_check_imports_only_the_graph_library(tmp_path: Path) -> None:
 
 def test_help_still_lists_every_check_code() -> None:
     """The codes moved to ``squasher.records`` for start-up; ``check --help`` shows them all."""
-    from squasher.check import CODES
+    from squasher.graph.check import CODES
 
     proc = subprocess.run([sys.executable, "-m", "squasher", "check", "--help"],
                           capture_output=True, text=True, timeout=60, cwd=ROOT)

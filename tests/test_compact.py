@@ -9,8 +9,8 @@ import pytest
 from conftest import run_squasher, snapshot_tree
 from lifecycle_helpers import add_field, create, manage, write_project
 
-from squasher.compact import AppStats, CompactReport, measure
-from squasher.project import Project
+from squasher.graph.project import Project
+from squasher.lifecycle.compact import AppStats, CompactReport, measure
 
 
 def _merge_blog(root: Path) -> None:

@@ -2,7 +2,7 @@
 
 Each key end to end through the real CLI on a private copy of ``sample_apps`` (whose blog
 app has an SQ001 conflict: two leaves, 0003_post_status and 0005_post_reading_time); the
-language server's diagnostics go through the same :func:`squasher.check.apply_config`.
+language server's diagnostics go through the same :func:`squasher.graph.check.apply_config`.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from conftest import run_squasher, snapshot_tree
 
-from squasher.check import apply_config, suppressions
 from squasher.config import SquasherConfig, load_config
 from squasher.errors import UsageError
+from squasher.graph.check import apply_config, suppressions
 from squasher.records import Problem, Severity, Span
 
 

@@ -8,7 +8,7 @@ import random
 import networkx as nx
 import pytest
 
-from squasher.cycles import (
+from squasher.graph.cycles import (
     find_split_points,
     format_cycle,
     simulate_replacement,
@@ -135,7 +135,7 @@ def test_simulate_replacement_repoints_edges_and_deps():
 
 
 class _FakeMigrationGraph:
-    """Duck-typed stand-in for squasher.graph.MigrationGraph (``.nx`` + ``app_plan``)."""
+    """Duck-typed stand-in for squasher.graph.graph.MigrationGraph (``.nx`` + ``app_plan``)."""
 
     def __init__(self, g: nx.DiGraph) -> None:
         self.nx = g

@@ -13,7 +13,7 @@ import pytest
 from conftest import run_squasher
 
 from squasher.errors import CircularDependencyError
-from squasher.project import Project
+from squasher.graph.project import Project
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -88,7 +88,7 @@ def test_commands_report_a_cross_app_cycle(sample_project: Path, command: list[s
 
 @pytest.mark.timeout(10)
 def test_split_of_members_across_apps_on_a_cyclic_graph_names_the_cycle(sample_project: Path) -> None:
-    from squasher.cycles import split_without_cycles
+    from squasher.graph.cycles import split_without_cycles
 
     _plant(sample_project, CROSS_APP)
     graph = Project.load(sample_project, use_cache=False).graph

@@ -1,4 +1,4 @@
-"""Snapshots of migrated databases and their comparison (``squasher.dbcompare``)."""
+"""Snapshots of migrated databases and their comparison (``squasher.runtime.dbcompare``)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import django
 import pytest
 from verify_project import SETTINGS, write_files
 
-from squasher import dbcompare
-from squasher.dbcompare import (
+from squasher.runtime import dbcompare
+from squasher.runtime.dbcompare import (
     compare_data,
     compare_schemas,
     compare_snapshots,
@@ -19,7 +19,7 @@ from squasher.dbcompare import (
     constraint_signature,
     is_generated_name,
 )
-from squasher.verify import _Worker, verify_squash
+from squasher.runtime.verify import _Worker, verify_squash
 
 # --------------------------------------------------------------------------- names
 
@@ -300,7 +300,7 @@ def test_renamed_table_generated_names_differ_but_verify_passes_postgres(
                            database="postgres")
     assert report.ok, report.render()
 
-    from squasher.verify import postgres_databases
+    from squasher.runtime.verify import postgres_databases
 
     with postgres_databases(require_postgres, 1) as (db,):
         table = _snapshot(project, db, tmp_path)

@@ -1,6 +1,6 @@
 """The static graph agrees with Django's MigrationLoader on every node, edge and plan.
 
-Django runs in a subprocess (``python -m squasher.django_loader``) so its global
+Django runs in a subprocess (``python -m squasher.runtime.django_setup``) so its global
 setup never leaks between tests. Static symbolic nodes of external apps
 (``auth.__first__``) are mapped to what Django resolves them to (the app's first
 root / last leaf in Django's graph) before comparing.
@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 from fixtures.trees import chain, make_tree
 
-from squasher.graph import build_graph
-from squasher.project import Project
+from squasher.graph.graph import build_graph
+from squasher.graph.project import Project
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
 from synthetic import generate_project  # noqa: E402
@@ -29,7 +29,7 @@ SQ = ("a", "0001_squashed_0003")
 
 
 def run_django(root: Path, applied=None, hash_seed: str = "0") -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "squasher.django_loader", "settings", str(root)]
+    cmd = [sys.executable, "-m", "squasher.runtime.django_setup", "settings", str(root)]
     if applied is not None:
         cmd += ["--applied", *[f"{a}.{n}" for a, n in applied]]
     env = {**os.environ, "PYTHONHASHSEED": hash_seed}
@@ -276,7 +276,7 @@ def test_random_projects_agree(tmp_path: Path, seed: int) -> None:
     if proc.returncode != 0:
         # Django refuses this project (e.g. a squash range that is not closed); then
         # the static side must report an error-level problem, not silently differ.
-        from squasher.check import check_project, exit_code
+        from squasher.graph.check import check_project, exit_code
 
         assert exit_code(check_project(project)) == 1, proc.stderr
         return

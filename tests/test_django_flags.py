@@ -19,7 +19,7 @@ import pytest
 from conftest import run_squasher, snapshot_tree
 from lifecycle_helpers import conflict_project
 
-from squasher.parse import parse_migration
+from squasher.graph.parse import parse_migration
 
 BILLING_SQUASH = "0001_squashed_0004_alter_invoice_number"
 BILLING_ORIGINALS = ["0001_initial", "0002_invoice_amount", "0003_payment",

@@ -11,8 +11,8 @@ from conftest import run_squasher, snapshot_tree
 from lifecycle_helpers import manage
 
 from squasher.errors import SquasherError
-from squasher.finalize import FinalizeError, NotAppliedError, plan_finalize
-from squasher.project import Project
+from squasher.graph.project import Project
+from squasher.lifecycle.finalize import FinalizeError, NotAppliedError, plan_finalize
 
 BILLING_SQUASH = "0001_squashed_0004_alter_invoice_number"
 ORIGINALS = ["0001_initial", "0002_invoice_amount", "0003_payment", "0004_alter_invoice_number"]

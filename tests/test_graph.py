@@ -1,4 +1,4 @@
-"""Graph rules of squasher.graph, each modelled on Django's MigrationLoader.build_graph.
+"""Graph rules of squasher.graph.graph, each modelled on Django's MigrationLoader.build_graph.
 
 The same trees are loaded by Django in tests/test_django_agreement.py; here the
 expected shapes are spelled out so a wrong rule names itself.
@@ -14,8 +14,8 @@ import pytest
 from fixtures.trees import chain, make_tree, migration_source
 
 from squasher.errors import GraphError, UnknownAppError, UnknownMigrationError, UsageError
-from squasher.graph import build_graph
-from squasher.project import Project, cache_file_for
+from squasher.graph.graph import build_graph
+from squasher.graph.project import Project, cache_file_for
 from squasher.records import ProjectSettings
 
 A1, A2, A3, A4 = (("a", n) for n in ("0001_m1", "0002_m2", "0003_m3", "0004_m4"))

@@ -15,10 +15,17 @@ import pytest
 from conftest import REPO_ROOT, require, run_squasher
 from fixtures.trees import chain, make_tree
 
-from squasher.check import check_project
-from squasher.graph import linear_runs
-from squasher.project import Project
-from squasher.render import DEFAULT_COLLAPSE, CollapsedRun, _Context, _flags, collapsed_runs, render
+from squasher.graph.check import check_project
+from squasher.graph.graph import linear_runs
+from squasher.graph.project import Project
+from squasher.graph.render import (
+    DEFAULT_COLLAPSE,
+    CollapsedRun,
+    _Context,
+    _flags,
+    collapsed_runs,
+    render,
+)
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from synthetic import generate_project  # noqa: E402

@@ -314,7 +314,7 @@ def test_long_names(tmp_path: Path) -> None:
     that long is one clear error and nothing is written."""
     from conftest import snapshot_tree
 
-    from squasher.squash import MAX_NAME_BYTES, squash_name
+    from squasher.squash.plan import MAX_NAME_BYTES, squash_name
 
     long_end = ("0004_rename_" + "very_long_model_name_" * 12)[:230]
     assert squash_name(("a", "0001_initial"), ("a", long_end), explicit_start=False) == \
@@ -351,7 +351,7 @@ def test_settings_idioms_read_statically(tmp_path: Path, source: str,
                                          expected: tuple[str, ...] | None) -> None:
     """INSTALLED_APPS built the ways real settings build it is read, and a computed one is
     unknown (None), never a wrong list."""
-    from squasher.discover import read_settings
+    from squasher.graph.discover import read_settings
 
     (tmp_path / "settings.py").write_text(source + "\n")
     assert read_settings(tmp_path, "settings").installed_apps == expected
@@ -360,8 +360,8 @@ def test_settings_idioms_read_statically(tmp_path: Path, source: str,
 def test_computed_migration_modules_are_unknown_and_labels_inferred(tmp_path: Path) -> None:
     """MIGRATION_MODULES from a helper cannot be read: the package's label comes from what its
     migrations call their own app, not from the folder name."""
-    from squasher.discover import read_settings
-    from squasher.project import Project
+    from squasher.graph.discover import read_settings
+    from squasher.graph.project import Project
 
     root = tmp_path / "project"
     relocated(root)

@@ -48,7 +48,7 @@ def workspace(tmp_path: Path) -> Path:
 
 async def test_string_false_does_not_import_project_code(client: LanguageClient, workspace: Path):
     result = await asyncio.wait_for(client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="squasher.squash",
+        types.ExecuteCommandParams(command="squasher.squash.plan",
                                    arguments=[{"app": "shop", "start": "0001", "end": "0003"}])), 60)
     assert result == {"applied": False}
     assert not (workspace / "IMPORTED").exists()

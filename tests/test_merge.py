@@ -10,8 +10,8 @@ import pytest
 from conftest import run_squasher, snapshot_tree
 from lifecycle_helpers import conflict_project, create, manage, write_project
 
-from squasher.merge import OverlapError, merge_name, plan_merge
-from squasher.project import Project
+from squasher.graph.project import Project
+from squasher.lifecycle.merge import OverlapError, merge_name, plan_merge
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from conftest import _COPY_IGNORE, SAMPLE_APPS, run_squasher
 from test_django_agreement import assert_agree
 from test_squash_helpers import migrate, schema
 
-from squasher.project import Project
+from squasher.graph.project import Project
 
 OLD = "0001_squashed_0004_alter_invoice_number"
 NEW = f"{OLD}_squashed_0008_default_invoice_tax_rate"
@@ -38,7 +38,7 @@ SEEDS = ["0", "1", "2", "3", "5", "8", "13"]
 
 
 def nested_supported() -> bool:
-    from squasher.squash import nested_replaces_supported
+    from squasher.squash.plan import nested_replaces_supported
 
     return nested_replaces_supported()
 
@@ -76,9 +76,9 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> Trees:
 
 def load_with_django(root: Path, applied: list[tuple[str, str]] | None, seed: str
                      ) -> subprocess.CompletedProcess[str]:
-    """Django's MigrationLoader in its own process (``python -m squasher.django_loader``);
+    """Django's MigrationLoader in its own process (``python -m squasher.runtime.django_setup``);
     ``applied`` is recorded in an in-memory SQLite database first."""
-    cmd = [sys.executable, "-m", "squasher.django_loader", "settings", str(root)]
+    cmd = [sys.executable, "-m", "squasher.runtime.django_setup", "settings", str(root)]
     if applied is not None:
         cmd += ["--applied", *[f"{a}.{n}" for a, n in applied]]
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
@@ -191,7 +191,7 @@ def test_databases_migrate_sqlite(trees: Trees, sqlite_baseline: dict[str, Any],
 
 @pytest.fixture
 def postgres_dbs(require_postgres: str) -> Iterator[list[dict[str, Any]]]:
-    from squasher.verify import postgres_databases
+    from squasher.runtime.verify import postgres_databases
 
     with postgres_databases(require_postgres, len(SCENARIOS) + 1) as dbs:
         yield dbs

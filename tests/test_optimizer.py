@@ -537,7 +537,7 @@ def test_local_fallback_keeps_every_other_reduction(monkeypatch: pytest.MonkeyPa
     """A rule made wrong on purpose (AlterField + AlterField of A.x keeps the first field):
     the guard finds that one reduction, leaves it out and keeps all the others; the squash's
     description and JSON details name the rule and the two operations' migrations."""
-    from squasher.squash import _optimize
+    from squasher.squash.plan import _optimize
 
     real = optimizer_pkg.reduce_pair
 

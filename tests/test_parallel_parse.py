@@ -1,4 +1,4 @@
-"""Cold loads parse on both cores (``squasher.project.parse_files``, issue 16 goal 3).
+"""Cold loads parse on both cores (``squasher.graph.project.parse_files``, issue 16 goal 3).
 
 Each case runs in a fresh interpreter: the forked worker is only used when the process
 runs a single thread, which a pytest process that already ran other tests may not.
@@ -15,7 +15,7 @@ SAMPLE = Path(__file__).resolve().parent.parent / "sample_apps"
 
 _SCRIPT = """
 import json, sys
-from squasher import project as P
+from squasher.graph import project as P
 
 pools = []
 class CountingPool(P.ProcessPoolExecutor):

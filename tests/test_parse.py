@@ -1,4 +1,4 @@
-"""Static reading of migration files (squasher.parse) and of settings/app labels (squasher.discover)."""
+"""Static reading of migration files (squasher.graph.parse) and of settings/app labels (squasher.graph.discover)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from squasher.discover import app_label_for, discover_packages, migration_files, read_settings
-from squasher.parse import parse_migration
+from squasher.graph.discover import app_label_for, discover_packages, migration_files, read_settings
+from squasher.graph.parse import parse_migration
 from squasher.records import ProjectSettings
 
 FULL = textwrap.dedent('''\
@@ -330,7 +330,7 @@ def test_read_settings_without_module_uses_django_defaults(tmp_path: Path, monke
 
 def test_unexpected_reader_failure_becomes_a_problem(tmp_path: Path, monkeypatch) -> None:
     """Whatever goes wrong inside the reader, parse_migration returns a record (contract)."""
-    import squasher.parse as parse_module
+    import squasher.graph.parse as parse_module
 
     def boom(self, call):
         raise KeyError("surprise")

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from squasher.project import Project, cache_file_for
+from squasher.graph.project import Project, cache_file_for
 
 pytestmark = pytest.mark.timeout(60)
 

@@ -18,8 +18,8 @@ from lifecycle_helpers import (
 )
 
 from squasher.errors import GraphError, UsageError
-from squasher.project import Project
-from squasher.rebase import AppliedMigrationError, plan_rebase, renumbered
+from squasher.graph.project import Project
+from squasher.lifecycle.rebase import AppliedMigrationError, plan_rebase, renumbered
 
 SAMPLE_ENV = {"SAMPLE_APPS_WITHOUT_CONFLICT": ""}
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from squasher.errors import MigrationParseError
+from squasher.lifecycle.references import entry_lines, rewrite_project_references, rewrite_source
 from squasher.records import MigrationRecord, Problem, Reference, Span
-from squasher.references import entry_lines, rewrite_project_references, rewrite_source
 
 SOURCE = '''\
 # A hand-written header comment.

@@ -192,7 +192,7 @@ def test_blog_branch_and_newsletter(sample_project: Path, baseline: dict[str, An
 def test_billing_over_existing_squash_dry_run(sample_project: Path) -> None:
     """Over the unfinalized squash: nested on Django 6+, absorbed on 4.2/5.2 (its file deleted
     and 0005_taxrate repointed in the same change set). tests/test_nested_squash.py migrates it."""
-    from squasher.squash import nested_replaces_supported
+    from squasher.squash.plan import nested_replaces_supported
 
     old = "0001_squashed_0004_alter_invoice_number"
     before = snapshot_tree(sample_project)
@@ -393,7 +393,7 @@ def test_squash_never_runs_djangos_optimizer_to_report_a_count(sample_project: P
         "def refuse(*a, **k):\n"
         "    raise SystemExit('MigrationOptimizer.optimize was called')\n"
         "MigrationOptimizer.optimize = refuse\n"
-        "from squasher.squash import plan_squash\n"
+        "from squasher.squash.plan import plan_squash\n"
         "for optimize in (True, False):\n"
         "    result = plan_squash('.', 'catalog', '0029', '0001', optimize=optimize)\n"
         "    piece = result.pieces[0]\n"

@@ -123,7 +123,7 @@ def test_split_around_dynamic_migrations_sqlite(project: Path, tmp_path: Path) -
 @pytest.mark.postgres
 def test_split_around_dynamic_migrations_postgres(project: Path, require_postgres: str,
                                                   tmp_path: Path) -> None:
-    from squasher.verify import postgres_databases
+    from squasher.runtime.verify import postgres_databases
 
     frozen = tmp_path / "frozen" / "sample_apps"
     shutil.copytree(project, frozen)

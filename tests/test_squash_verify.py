@@ -1,4 +1,4 @@
-"""``squasher squash`` with its automatic verification (squasher.verify) on SQLite and PostgreSQL."""
+"""``squasher squash`` with its automatic verification (squasher.runtime.verify) on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -85,7 +85,7 @@ def test_postgres_without_dsn(sample_project: Path) -> None:
 
 FAILING_VERIFY = r"""
 import sys
-import squasher.verify as verify
+import squasher.runtime.verify as verify
 
 def fake(root, app, name, **kw):
     report = verify.VerifyReport(app=app, squash=name, database=kw.get("database", "sqlite"))

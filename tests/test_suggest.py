@@ -9,10 +9,10 @@ import pytest
 from conftest import SAMPLE_APPS, run_squasher
 from lifecycle_helpers import add_field, create, write_project
 
-from squasher.cycles import squash_cycle
-from squasher.project import Project
+from squasher.graph.cycles import squash_cycle
+from squasher.graph.project import Project
+from squasher.lifecycle.suggest import estimate_operations, suggest
 from squasher.records import OperationSummary, Span
-from squasher.suggest import estimate_operations, suggest
 
 
 @pytest.fixture(scope="module")

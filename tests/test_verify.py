@@ -18,7 +18,7 @@ from squasher.errors import (
     UsageError,
     VerificationError,
 )
-from squasher.verify import copy_project, resolve_settings_module, verify_squash
+from squasher.runtime.verify import copy_project, resolve_settings_module, verify_squash
 
 PG_ENV = "SQUASHER_POSTGRES_DSN"
 
@@ -26,7 +26,7 @@ PG_ENV = "SQUASHER_POSTGRES_DSN"
 @pytest.fixture
 def created_tmp_dirs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Temporary directories verify_squash creates in this test (others may run concurrently)."""
-    import squasher.verify as verify_module
+    import squasher.runtime.verify as verify_module
 
     made: list[Path] = []
     real = tempfile.mkdtemp
@@ -43,7 +43,7 @@ def created_tmp_dirs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 @pytest.fixture
 def created_pg_databases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the throwaway databases verify_squash creates in this test."""
-    import squasher.verify as verify_module
+    import squasher.runtime.verify as verify_module
 
     names: list[str] = []
     original = verify_module.postgres_databases
@@ -489,7 +489,7 @@ def test_dropped_elidable_ignores_constraint_checkpoints_and_kept_operations() -
     """Which elidable operations of the originals a squash dropped (not a count comparison)."""
     from django.db import migrations
 
-    from squasher.worker import CHECKPOINT_NAME, _dropped_elidable
+    from squasher.runtime.worker import CHECKPOINT_NAME, _dropped_elidable
 
     def backfill(apps, schema_editor):  # noqa: ANN001
         pass

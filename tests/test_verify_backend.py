@@ -17,7 +17,7 @@ from conftest import run_squasher, snapshot_tree
 from verify_project import SETTINGS, SQUASH_NAME, make_project
 
 from squasher.errors import DatabaseUnavailableError, UsageError
-from squasher.throwaway_db import (
+from squasher.runtime.throwaway_db import (
     DSN_ENV,
     POSTGRESQL,
     SQLITE,
@@ -25,7 +25,7 @@ from squasher.throwaway_db import (
     normalize_verify_on,
     split_legacy_database,
 )
-from squasher.verify import verify_squash
+from squasher.runtime.verify import verify_squash
 
 SQLITE_ENTRY = {"ENGINE": "django.db.backends.sqlite3", "NAME": "db.sqlite3"}
 PG_ENTRY = {"ENGINE": "django.contrib.gis.db.backends.postgis", "NAME": "proj",

@@ -12,8 +12,8 @@ from __future__ import annotations
 import textwrap
 from pathlib import Path
 
-from squasher.dbcompare import compare_snapshots, naturalize
-from squasher.verify import verify_squash
+from squasher.runtime.dbcompare import compare_snapshots, naturalize
+from squasher.runtime.verify import verify_squash
 
 SQUASH = "0001_squashed_0003_item_sku"
 

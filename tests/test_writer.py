@@ -1,4 +1,4 @@
-"""squasher.writer through ``squasher squash`` on a tiny project written in tmp_path.
+"""squasher.squash.writer through ``squasher squash`` on a tiny project written in tmp_path.
 
 Covers what sample_apps does not: a swappable setting other than AUTH_USER_MODEL, a
 custom operation whose deconstruct() does not reproduce its constructor arguments (carried

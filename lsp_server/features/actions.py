@@ -72,12 +72,12 @@ def plan_actions(
         if s is not None:
             out.append(PlannedAction(
                 title=f"Squash {s.label}", kind="refactor.rewrite", codes=("SQ100",),
-                command=("squasher.squash", {"app": s.app, "start": s.first[1], "end": s.last[1]}),
+                command=("squasher.squash.plan", {"app": s.app, "start": s.first[1], "end": s.last[1]}),
             ))
     if django and _originals_present(state, record) and _overlaps(record.class_span, first_line, last_line):
         out.append(PlannedAction(
             title="Finalize squash", kind="refactor.rewrite", codes=("SQ005",),
-            command=("squasher.finalize", {"app": record.app_label, "squash": record.name}),
+            command=("squasher.lifecycle.finalize", {"app": record.app_label, "squash": record.name}),
         ))
     return out
 
@@ -117,7 +117,7 @@ def require_parsable_buffers(state: ProjectState, app: str, buffers: Collection[
 
 def plan_merge_changes(state: ProjectState, app: str, buffers: Collection[Path] = ()) -> ChangeSet:
     """The merge migration for ``app``; refused while an affected buffer does not parse."""
-    from squasher.merge import plan_merge
+    from squasher.lifecycle.merge import plan_merge
 
     require_parsable_buffers(state, app, buffers)
     return plan_merge(state.project, apps=[app]).changes
@@ -127,7 +127,7 @@ def plan_rebase_changes(state: ProjectState, app: str, onto: str | None,
                         read_text: Callable[[Path], str] | None = None,
                         buffers: Collection[Path] = ()) -> ChangeSet:
     """The rebase of ``app``; refused while an affected buffer does not parse."""
-    from squasher.rebase import plan_rebase
+    from squasher.lifecycle.rebase import plan_rebase
 
     require_parsable_buffers(state, app, buffers)
     return plan_rebase(state.project, app, onto=onto, read_text=read_text).changes
@@ -138,7 +138,7 @@ def plan_rebase_onto_changes(state: ProjectState, app: str, rev: str,
     """``merge --rebase --onto REV`` for ``app`` (planned from the files on disk: REV's side
     is compared with them); refused while an affected buffer does not parse."""
     from squasher.errors import UsageError
-    from squasher.rebase import plan_rebase_onto_revision
+    from squasher.lifecycle.rebase import plan_rebase_onto_revision
 
     require_parsable_buffers(state, app, buffers)
     plans = plan_rebase_onto_revision(state.project, rev, [app])
@@ -169,7 +169,7 @@ def _conflict_actions(state: ProjectState, record: MigrationRecord,
             out.append(PlannedAction(
                 title=title, kind="quickfix", codes=("SQ001",),
                 changes=plan_rebase_changes(state, app, leaf[1], read_text, buffers),
-                fallback=("squasher.rebase", {"app": app, "onto": leaf[1]}),
+                fallback=("squasher.lifecycle.rebase", {"app": app, "onto": leaf[1]}),
             ))
         except Exception as exc:
             out.append(PlannedAction(title=title, kind="quickfix", errors=[f"rebase: {exc}"]))

@@ -63,7 +63,7 @@ def graph_text(index: WorkspaceIndex, fmt: str = "mermaid", apps: list[str] | No
 
 
 def _render(graph: Any, fmt: str, apps: list[str] | None, root: Path) -> str:
-    from squasher.render import render
+    from squasher.graph.render import render
 
     known = [app for app in apps or graph.apps() if app in graph.apps()]
     return render(graph, fmt, apps=known, root=root) if known else ""
@@ -142,6 +142,6 @@ async def _run(cmd: list[str], cwd: Path, env: dict[str, str],
 
 
 def plan_finalize_changes(state: ProjectState, app: str, squash: str) -> Any:
-    from squasher.finalize import plan_finalize
+    from squasher.lifecycle.finalize import plan_finalize
 
     return plan_finalize(state.project, app, squashes=[squash]).changes

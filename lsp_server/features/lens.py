@@ -31,8 +31,8 @@ def lenses(index: WorkspaceIndex, state: ProjectState, record: MigrationRecord,
     s = index.suggestion_containing(state, key)
     if s is not None:
         title = f"squashable with {len(s.members) - 1} others ({s.label})"
-        if django_features:  # squasher.squash imports the project: only when allowed
-            out.append(Lens(title, "squasher.squash",
+        if django_features:  # squasher.squash.plan imports the project: only when allowed
+            out.append(Lens(title, "squasher.squash.plan",
                             {"app": s.app, "start": s.first[1], "end": s.last[1]}))
         else:
             out.append(Lens(title))

@@ -151,7 +151,7 @@ def _located_cycle(error: SquasherError, root: object) -> SquasherError | None:
     if cause is None:
         return None
     from squasher.errors import CircularDependencyError
-    from squasher.project import Project
+    from squasher.graph.project import Project
 
     try:
         Project.load(root or os.getcwd()).graph.require_acyclic()

@@ -1,7 +1,7 @@
 """``squasher check [APP...] [--format text|json]``: report problems of the migration graph.
 
 ``[tool.squasher]`` in pyproject.toml (``disable``, ``ignore-apps``, ``severity``) and
-``# squasher: ignore[CODE]`` comments decide what is shown (:func:`squasher.check.apply_config`).
+``# squasher: ignore[CODE]`` comments decide what is shown (:func:`squasher.graph.check.apply_config`).
 Exit status: 0 clean (info findings only), 1 problems found, 2 usage error.
 """
 
@@ -51,8 +51,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from squasher.check import apply_config, check_project, exit_code
-    from squasher.render import problems_json, render_problem
+    from squasher.graph.check import apply_config, check_project, exit_code
+    from squasher.graph.render import problems_json, render_problem
 
     config = config_of(args)
     project = load_project(args)
@@ -60,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
     if args.against is None:
         args.against = config.against
     if args.against:
-        from squasher.against import preview_merge
+        from squasher.graph.against import preview_merge
 
         wanted = set(args.apps or ())
         # the whole project's problems are the baseline; `found` is them unless APPs narrow it
@@ -79,11 +79,11 @@ def handle(args: argparse.Namespace) -> int:
     migrations = sum(1 for app, _name in project.graph.records if app in wanted)
     if args.format == "sarif":
         from squasher import __version__
-        from squasher.render import problems_sarif
+        from squasher.graph.render import problems_sarif
 
         print(json.dumps(problems_sarif(problems, project.root, CODES, __version__), indent=2))
     elif args.format == "github":
-        from squasher.render import problems_github
+        from squasher.graph.render import problems_github
 
         for line in problems_github(problems, project.root):
             print(line)

@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from squasher.config import SquasherConfig
-    from squasher.project import Project
+    from squasher.graph.project import Project
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, settings: bool = False,
@@ -169,9 +169,9 @@ def load_project(args: argparse.Namespace, *, django: str = "given") -> Project:
     are given (``--settings`` or ``DJANGO_SETTINGS_MODULE``), ``"found"`` also when manage.py
     names them (commands that change files), ``"never"``.
     """
-    from squasher.discover import find_settings_module
     from squasher.errors import UsageError
-    from squasher.project import Project
+    from squasher.graph.discover import find_settings_module
+    from squasher.graph.project import Project
 
     settings = getattr(args, "settings", None)
     if django != "never" and settings is None and hasattr(args, "settings"):
@@ -182,8 +182,8 @@ def load_project(args: argparse.Namespace, *, django: str = "given") -> Project:
 
     def load() -> Project:
         if settings and django != "never":
-            from squasher.django_project import load_django_project
             from squasher.errors import SettingsError
+            from squasher.runtime.django_project import load_django_project
 
             try:
                 return load_django_project(args.root, settings)[0]

@@ -56,7 +56,7 @@ def handle(args: argparse.Namespace) -> int:
     from rich.table import Table
 
     from squasher.cli._progress import progress_for
-    from squasher.compact import compact
+    from squasher.lifecycle.compact import compact
 
     keep_last = keep_last_of(args)
     out = console()

@@ -29,7 +29,7 @@ from squasher.cli.common import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from squasher.finalize import FinalizePlan
+    from squasher.lifecycle.finalize import FinalizePlan
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -67,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    from squasher.django_loader import resolve_settings_module
-    from squasher.finalize import plan_finalize
+    from squasher.lifecycle.finalize import plan_finalize
+    from squasher.runtime.django_setup import resolve_settings_module
 
     project = load_project(args, django="found")
     settings = resolve_settings_module(args.root, args.settings) if args.database else None

@@ -18,10 +18,10 @@ from typing import TYPE_CHECKING
 
 from squasher.cli.common import add_common_arguments, load_project
 from squasher.errors import UsageError
-from squasher.render import DEFAULT_COLLAPSE, FORMATS
+from squasher.graph.render import DEFAULT_COLLAPSE, FORMATS
 
 if TYPE_CHECKING:
-    from squasher.project import Project
+    from squasher.graph.project import Project
     from squasher.records import MigrationKey
 
 #: output file extension -> text format
@@ -115,7 +115,7 @@ def draw(dot_source: str, image: str, output: Path) -> bytes:
 
 def handle(args: argparse.Namespace) -> int:
     from squasher.fileops import write_atomic
-    from squasher.render import render
+    from squasher.graph.render import render
 
     fmt, image = output_format(args.format, args.output)
     project = load_project(args)
@@ -139,7 +139,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def reported(project: Project, apps: list[str]) -> set[MigrationKey]:
     """The migrations ``squasher check`` reports a problem on: never hidden in a box."""
-    from squasher.check import check_project
+    from squasher.graph.check import check_project
 
     return {p.key for p in check_project(project, apps or None) if p.key is not None}
 
@@ -148,8 +148,8 @@ def html_page(project: Project, args: argparse.Namespace, dot_source: str,
               keep: set[MigrationKey]) -> str:
     """The self-contained page: the collapsed drawing and, when a line was collapsed, a
     second drawing with every migration that the page swaps in to expand it."""
-    from squasher.render import collapsed_runs, render
-    from squasher.render_html import render_html
+    from squasher.graph.render import collapsed_runs, render
+    from squasher.graph.render_html import render_html
 
     apps = args.apps or project.graph.apps()
     svg = draw(dot_source, "svg", args.output).decode("utf-8")

@@ -18,10 +18,10 @@ from __future__ import annotations
 import argparse
 
 from squasher.cli.common import add_common_arguments, console, load_project, print_json
-from squasher.discover import find_settings_module
 from squasher.errors import UsageError
 from squasher.fileops import ChangeSet
-from squasher.merge import plan_merge
+from squasher.graph.discover import find_settings_module
+from squasher.lifecycle.merge import plan_merge
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -150,7 +150,7 @@ def _check(args: argparse.Namespace, conflicts: dict[str, list[tuple[str, str]]]
 
 
 def _rebase(args: argparse.Namespace, project, wanted: list[str], out) -> int:
-    from squasher.rebase import plan_rebase
+    from squasher.lifecycle.rebase import plan_rebase
 
     onto = _onto_for(args, wanted)
     for app in onto:
@@ -167,7 +167,7 @@ def _rebase(args: argparse.Namespace, project, wanted: list[str], out) -> int:
 
 
 def _rebase_onto_revision(args: argparse.Namespace, project, rev: str, out) -> int:
-    from squasher.rebase import plan_rebase_onto_revision
+    from squasher.lifecycle.rebase import plan_rebase_onto_revision
 
     settings = find_settings_module(project.root, args.settings)
     plans = plan_rebase_onto_revision(project, rev, args.apps, settings_module=settings,

@@ -63,7 +63,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> int:
     from squasher.cli._progress import progress_for
     from squasher.errors import UsageError
-    from squasher.squash import plan_and_write
+    from squasher.squash.plan import plan_and_write
 
     if len(args.names) > 2:
         raise UsageError("too many migration names", hint="squasher squash APP [START] END")
@@ -83,7 +83,7 @@ def handle(args: argparse.Namespace) -> int:
         return 0
     out = console()
     if result.split_from_cycle:
-        from squasher.cycles import format_cycle
+        from squasher.graph.cycles import format_cycle
 
         count = len(result.pieces)
         out.print(f"One squash would create a circular dependency "

@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from squasher.cli._progress import progress_for
-    from squasher.suggest import suggest
+    from squasher.lifecycle.suggest import suggest
 
     keep_last = keep_last_of(args)
     project = load_project(args)

@@ -30,7 +30,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> int:
     from squasher.cli._progress import progress_for
-    from squasher.verify import verify_squash
+    from squasher.runtime.verify import verify_squash
 
     with progress_for(args) as progress:
         report = verify_squash(

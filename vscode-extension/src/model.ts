@@ -6,11 +6,11 @@
 /** Commands the server registers (`workspace/executeCommand`). */
 export const ServerCommands = {
   listApps: "squasher.listApps",
-  graph: "squasher.graph",
+  graph: "squasher.graph.graph",
   createMerge: "squasher.createMerge",
-  rebase: "squasher.rebase",
-  squash: "squasher.squash",
-  finalize: "squasher.finalize",
+  rebase: "squasher.lifecycle.rebase",
+  squash: "squasher.squash.plan",
+  finalize: "squasher.lifecycle.finalize",
   conflictCount: "squasher.conflictCount",
 } as const;
 
@@ -131,7 +131,7 @@ export function parseGraph(result: unknown): GraphResult {
   return { text: typeof r.text === "string" ? r.text : "", nodes };
 }
 
-/** Identifiers a graph renderer may use for node `app.name` (squasher.render: `n_<app>__<name>`). */
+/** Identifiers a graph renderer may use for node `app.name` (squasher.graph.render: `n_<app>__<name>`). */
 export function nodeIdForms(key: string): string[] {
   const sanitize = (x: string) => x.replace(/\W/g, "_");
   const dot = key.indexOf(".");

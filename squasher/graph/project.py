@@ -26,17 +26,17 @@ from dataclasses import dataclass, field
 from dataclasses import replace as dc_replace
 from pathlib import Path
 
-from squasher import parse as parse_module
 from squasher import records as records_module
-from squasher.discover import (
+from squasher.errors import UsageError
+from squasher.graph import parse as parse_module
+from squasher.graph.discover import (
     discover_packages,
     discover_unmigrated_apps,
     migration_files,
     read_settings,
 )
-from squasher.errors import UsageError
-from squasher.graph import MigrationGraph, build_graph, no_gc
-from squasher.parse import parse_migration
+from squasher.graph.graph import MigrationGraph, build_graph, no_gc
+from squasher.graph.parse import parse_migration
 from squasher.records import (
     MigrationPackage,
     MigrationRecord,

@@ -1,7 +1,7 @@
 """Verify a squashed migration on real databases.
 
 :func:`verify_squash` copies the project (source files only) into a temporary directory three
-times and runs :mod:`squasher.worker` processes on them:
+times and runs :mod:`squasher.runtime.worker` processes on them:
 
 * **original** - the squash file hidden: the database is built by the replaced migrations;
 * **squashed** - the replaced files hidden: the database is built by the squash;
@@ -9,7 +9,7 @@ times and runs :mod:`squasher.worker` processes on them:
   migrated to the end with both the squash and the originals present (Django then keeps using
   the originals); it must succeed and end identical to *original*.
 
-Fresh databases are introspected and compared (:mod:`squasher.dbcompare`): tables, columns,
+Fresh databases are introspected and compared (:mod:`squasher.runtime.dbcompare`): tables, columns,
 keys, indexes, constraints, the rows of every table (order-insensitive, ``django_migrations``
 excluded) and the final ``ProjectState`` of *original* and *squashed*. ``makemigrations --check
 --dry-run`` for the app must report no changes with the squashed history (unless it already
@@ -24,7 +24,7 @@ two runs of the *same* history (random tokens, encrypted columns, clocks) is nam
 as non-deterministic and its rows are not compared (its schema is). Content types and
 permissions are compared by natural key (their ids follow the order a history created models).
 
-The throwaway databases are made on the engine :mod:`squasher.throwaway_db` chooses (the
+The throwaway databases are made on the engine :mod:`squasher.runtime.throwaway_db` chooses (the
 project's own, like Django's test runner, unless ``--verify-on`` says otherwise): SQLite
 databases are temporary files; PostgreSQL databases ``squasher_verify_<random>`` are created on
 the project's server (or the one ``SQUASHER_POSTGRES_DSN`` names) and dropped afterwards, also
@@ -47,8 +47,6 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squasher.dbcompare import compare_snapshots, differing_data_tables, naturalize
-from squasher.django_loader import resolve_settings_module  # noqa: F401 - re-exported for callers
 from squasher.errors import (
     DatabaseUnavailableError,
     SettingsError,
@@ -58,7 +56,9 @@ from squasher.errors import (
     UsageError,
     VerificationError,
 )
-from squasher.throwaway_db import (  # noqa: F401 - DSN_ENV, postgres_databases: re-exported
+from squasher.runtime.dbcompare import compare_snapshots, differing_data_tables, naturalize
+from squasher.runtime.django_setup import resolve_settings_module  # noqa: F401 - re-exported for callers
+from squasher.runtime.throwaway_db import (  # noqa: F401 - DSN_ENV, postgres_databases: re-exported
     DSN_ENV,
     POSTGRESQL,
     Backend,
@@ -170,7 +170,7 @@ def copy_project(root: Path, dest: Path) -> Path:
 
 
 class _Worker:
-    """Runs ``python -m squasher.worker`` jobs and translates their errors."""
+    """Runs ``python -m squasher.runtime.worker`` jobs and translates their errors."""
 
     def __init__(self, tmp: Path, settings_module: str, origin: Path) -> None:
         self.tmp, self.settings, self.origin = tmp, settings_module, origin
@@ -197,7 +197,7 @@ class _Worker:
                "DJANGO_SETTINGS_MODULE": self.settings}
         try:
             proc = subprocess.run(
-                [sys.executable, "-m", "squasher.worker", str(job_file)], cwd=tree, env=env,
+                [sys.executable, "-m", "squasher.runtime.worker", str(job_file)], cwd=tree, env=env,
                 capture_output=True, text=True, timeout=WORKER_TIMEOUT,
             )
         except subprocess.TimeoutExpired:
@@ -270,7 +270,7 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
 
     ``database`` is a ``DATABASES`` alias (Django's ``--database``) and ``verify_on`` the
     engine of the throwaway databases (``sqlite``, ``postgresql``, None: the alias's own
-    engine), see :mod:`squasher.throwaway_db`; a resolved ``backend`` skips that choice (a
+    engine), see :mod:`squasher.runtime.throwaway_db`; a resolved ``backend`` skips that choice (a
     squash verifies several pieces on one). Raises :class:`SettingsError`,
     :class:`DatabaseUnavailableError` or a :class:`UsageError` for problems of the environment
     or the command line; verification failures are reported in the returned

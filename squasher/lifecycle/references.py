@@ -641,8 +641,8 @@ def graph_after(project: Any, changes: Any) -> Any:
     their new text (nothing is written) and the graph rebuilt, so a plan that would leave
     a cycle, a dangling reference or an extra leaf is refused before touching anything.
     """
-    from squasher.graph import build_graph
-    from squasher.parse import parse_migration
+    from squasher.graph.graph import build_graph
+    from squasher.graph.parse import parse_migration
 
     records: dict[Path, MigrationRecord] = dict(project.records_by_path)
     for change in changes.changes:

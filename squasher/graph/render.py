@@ -1,4 +1,4 @@
-"""Render a :class:`~squasher.graph.MigrationGraph` as text, Graphviz dot, Mermaid or JSON.
+"""Render a :class:`~squasher.graph.graph.MigrationGraph` as text, Graphviz dot, Mermaid or JSON.
 
 Node ids in dot/mermaid are ``n_<app>__<name>`` with non-word characters replaced by
 ``_`` (see :func:`node_id`).
@@ -17,7 +17,7 @@ from squasher.records import MigrationKey, Problem, Span
 if TYPE_CHECKING:  # the CLI imports FORMATS at start-up: no networkx here
     from collections.abc import Collection
 
-    from squasher.graph import MigrationGraph
+    from squasher.graph.graph import MigrationGraph
 
 FORMATS = ("text", "dot", "mermaid", "json")
 
@@ -233,11 +233,11 @@ def collapsed_runs(graph: MigrationGraph, apps: list[str], collapse: int,
                    ctx: _Context | None = None,
                    keep: Collection[MigrationKey] = ()) -> list[CollapsedRun]:
     """The lines of ``collapse`` or more migrations that dot, Mermaid and the HTML page
-    draw as one box: chains (:func:`squasher.graph.linear_runs` over the picture's edges,
+    draw as one box: chains (:func:`squasher.graph.graph.linear_runs` over the picture's edges,
     replaced edges included) of migrations with one parent and one child in their own
     app, and no squash, replaced, merge, conflict, unreadable or unresolved mark, not on
     a circular dependency and not in ``keep``."""
-    from squasher.graph import linear_runs
+    from squasher.graph.graph import linear_runs
 
     if collapse < 1:
         return []

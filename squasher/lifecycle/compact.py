@@ -2,12 +2,12 @@
 
 suggest -> squash each range (``split=True``: a range that would create a cycle becomes
 several squashes) -> verify each squash (original vs squashed history on fresh databases,
-:func:`squasher.verify.verify_squash`, done by :func:`squasher.squash.plan_and_write`).
+:func:`squasher.runtime.verify.verify_squash`, done by :func:`squasher.squash.plan.plan_and_write`).
 Suggestions are recomputed after every squash (each new squash is a barrier for the next
 ones), so the squashes written together never create a cycle between them either.
 
 Before and after, the whole project is migrated on a fresh database in an isolated process
-(``python -m squasher.compact time JOB.json``) and the time spent applying each app's
+(``python -m squasher.lifecycle.compact time JOB.json``) and the time spent applying each app's
 migrations is measured (MigrationExecutor progress callback), giving the before/after
 table per app: migrations, operations, fresh-database ``migrate`` seconds.
 
@@ -39,9 +39,9 @@ from typing import Any
 
 from squasher.errors import SettingsError, SquasherError, VerificationError
 from squasher.fileops import ChangeSet
+from squasher.lifecycle.suggest import Suggestion, suggest
 from squasher.records import MigrationKey
-from squasher.suggest import Suggestion, suggest
-from squasher.throwaway_db import (
+from squasher.runtime.throwaway_db import (
     POSTGRESQL,
     SQLITE_BACKEND,
     Backend,
@@ -135,7 +135,7 @@ def _time_job(job_path: str) -> int:
     job = json.loads(Path(job_path).read_text())
     result: dict[str, Any]
     try:
-        from squasher.worker import _setup
+        from squasher.runtime.worker import _setup
 
         _setup(job)
         from django.db import connection
@@ -173,7 +173,7 @@ def django_app_labels(root: Path, settings_module: str) -> set[str]:
     loader in its own process (Django can be set up once per process).
     """
     proc = subprocess.run(
-        [sys.executable, "-m", "squasher.django_loader", settings_module, str(root)],
+        [sys.executable, "-m", "squasher.runtime.django_setup", settings_module, str(root)],
         cwd=root, capture_output=True, text=True, timeout=600,
         env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
     )
@@ -188,7 +188,7 @@ def django_app_labels(root: Path, settings_module: str) -> set[str]:
 def migrate_times(root: Path, settings_module: str, backend: Backend = SQLITE_BACKEND
                   ) -> dict[str, Any]:
     """Migrate a copy of ``root`` on a fresh database; ``{"per_app", "count", "total"}``."""
-    from squasher.verify import claim_temp_dir, copy_project
+    from squasher.runtime.verify import claim_temp_dir, copy_project
 
     tmp = Path(tempfile.mkdtemp(prefix="squasher-compact-"))
     claim_temp_dir(tmp)
@@ -201,7 +201,7 @@ def migrate_times(root: Path, settings_module: str, backend: Backend = SQLITE_BA
             (tmp / "job.json").write_text(json.dumps(job))
             env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
                    "DJANGO_SETTINGS_MODULE": settings_module}
-            proc = subprocess.run([sys.executable, "-m", "squasher.compact", "time", str(tmp / "job.json")],
+            proc = subprocess.run([sys.executable, "-m", "squasher.lifecycle.compact", "time", str(tmp / "job.json")],
                                   cwd=tree, env=env, capture_output=True, text=True, timeout=600)
             out = tmp / "out.json"
             if not out.exists():
@@ -226,8 +226,8 @@ def migrate_times(root: Path, settings_module: str, backend: Backend = SQLITE_BA
 
 
 def _files(base: Path) -> dict[str, bytes]:
-    """Source files below ``base`` (as :func:`squasher.verify.copy_project` copies them)."""
-    from squasher.verify import _ignore
+    """Source files below ``base`` (as :func:`squasher.runtime.verify.copy_project` copies them)."""
+    from squasher.runtime.verify import _ignore
 
     out: dict[str, bytes] = {}
     for directory, dirs, names in os.walk(base):
@@ -275,9 +275,9 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
 
     ``progress``: optional callable receiving one line of text per step.
     """
-    from squasher.django_loader import resolve_settings_module
-    from squasher.project import Project
-    from squasher.verify import claim_temp_dir, copy_project, remove_stale_temp_dirs
+    from squasher.graph.project import Project
+    from squasher.runtime.django_setup import resolve_settings_module
+    from squasher.runtime.verify import claim_temp_dir, copy_project, remove_stale_temp_dirs
 
     root = Path(root).resolve()
     remove_stale_temp_dirs()
@@ -366,8 +366,8 @@ def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, bac
     last loaded from ``work`` (after the last squash unless it stopped at a failure). Stops
     at the first failure unless ``report.keep_going``.
     """
-    from squasher.django_project import load_django_project
-    from squasher.squash import plan_and_write
+    from squasher.runtime.django_project import load_django_project
+    from squasher.squash.plan import plan_and_write
 
     written: list[dict[str, Any]] = []
     attempted: set[tuple[str, MigrationKey, MigrationKey]] = set()
@@ -412,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:  # pragma: no cover - exercised 
     args = sys.argv[1:] if argv is None else argv
     if len(args) == 2 and args[0] == "time":
         return _time_job(args[1])
-    print("usage: python -m squasher.compact time JOB.json", file=sys.stderr)
+    print("usage: python -m squasher.lifecycle.compact time JOB.json", file=sys.stderr)
     return 2
 
 

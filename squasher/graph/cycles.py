@@ -14,7 +14,7 @@ After the squash, ``x1`` depends on the squash (through ``a``) and the squash de
 a whole-history squash of app A when app B's 0002 depends on A's 0040 and A's 0090 depends
 on B's 0002.
 
-Edges go parent -> child (dependency -> dependent), as in :mod:`squasher.graph`.
+Edges go parent -> child (dependency -> dependent), as in :mod:`squasher.graph.graph`.
 
 Splitting
 ---------
@@ -58,7 +58,7 @@ __all__ = [
 
 
 def _nx(graph: Any) -> nx.DiGraph:
-    """Accept a :class:`squasher.graph.MigrationGraph` (its effective ``.nx``) or a DiGraph."""
+    """Accept a :class:`squasher.graph.graph.MigrationGraph` (its effective ``.nx``) or a DiGraph."""
     if isinstance(graph, nx.DiGraph):
         return graph
     inner = getattr(graph, "nx", None)

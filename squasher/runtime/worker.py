@@ -1,7 +1,7 @@
-"""Isolated Django process for verification: ``python -m squasher.worker JOB.json``.
+"""Isolated Django process for verification: ``python -m squasher.runtime.worker JOB.json``.
 
 Each migration history needs a fresh process: Django's app registry, migration modules and
-database connections are process-wide. The parent (:mod:`squasher.verify`) writes a job file::
+database connections are process-wide. The parent (:mod:`squasher.runtime.verify`) writes a job file::
 
     {"root": "/tmp/.../original", "settings": "mysite.settings",
      "database": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/.../a.sqlite3"},
@@ -92,8 +92,8 @@ def _import_settings(job: dict[str, Any]) -> None:
     """Import the project's settings the way ``manage.py`` does (no ``django.setup()``)."""
     root = Path(job["root"]).resolve()
     os.chdir(root)
-    from squasher.django_loader import prepare_import
     from squasher.errors import SquasherError
+    from squasher.runtime.django_setup import prepare_import
 
     try:
         prepare_import(root, job["settings"], job.get("pythonpath", ()))
@@ -478,7 +478,7 @@ def _present(loader: Any, targets: list[tuple[str, ...]]) -> list[tuple[str, ...
 def _dump(step: dict[str, Any]) -> dict[str, Any]:
     from django.db.migrations.loader import MigrationLoader
 
-    from squasher import dbcompare
+    from squasher.runtime import dbcompare
 
     connection = _connection()
     result: dict[str, Any] = {"schema": dbcompare.snapshot_schema(connection)}
@@ -583,7 +583,7 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1:
-        print("usage: python -m squasher.worker JOB.json", file=sys.stderr)
+        print("usage: python -m squasher.runtime.worker JOB.json", file=sys.stderr)
         return 2
     job = json.loads(Path(args[0]).read_text())
     # Project code may print (RunPython, signal handlers): keep stdout for the parent's log only.

@@ -19,9 +19,9 @@ import json
 from collections.abc import Collection
 from pathlib import Path
 
-from squasher.graph import MigrationGraph
+from squasher.graph.graph import MigrationGraph
+from squasher.graph.render import node_id
 from squasher.records import JSON_VERSION, MigrationKey, Reference
-from squasher.render import node_id
 
 __all__ = ["render_html"]
 
@@ -31,8 +31,8 @@ def render_html(graph: MigrationGraph, apps: list[str], svg: str, root: Path | N
                 collapse: int = 0, keep: Collection[MigrationKey] = ()) -> str:
     """The page for ``apps``; ``svg`` is Graphviz's drawing of the dot rendering with
     lines of ``collapse`` migrations as boxes, ``expanded_svg`` the drawing of every
-    migration (given when a line was collapsed); ``keep`` as :func:`squasher.render.render`'s."""
-    from squasher.render import collapsed_runs, graph_json
+    migration (given when a line was collapsed); ``keep`` as :func:`squasher.graph.render.render`'s."""
+    from squasher.graph.render import collapsed_runs, graph_json
 
     document = graph_json(graph, apps, root)
     details: dict[str, dict[str, object]] = {}

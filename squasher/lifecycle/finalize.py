@@ -15,7 +15,7 @@ For each squash of the app (or the ones named):
    squash that starts inside one branch of a merge loses its edge to the other branch;
    while ``replaces`` is there the loader re-points the edge, after a manual finalize the
    other branch becomes a second leaf. Here it cannot: the plan is checked on the graph
-   it would produce (:func:`squasher.references.graph_after`) and refused if the app gets
+   it would produce (:func:`squasher.lifecycle.references.graph_after`) and refused if the app gets
    more leaves, a cycle, or a dangling reference.
 
 With ``databases`` (and a settings module) the squash must be recorded as applied on every
@@ -35,16 +35,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squasher.django_loader import applied_migrations
 from squasher.errors import GraphError, SquasherError, UsageError
 from squasher.fileops import ChangeSet
-from squasher.records import MigrationKey
-from squasher.references import (
+from squasher.lifecycle.references import (
     graph_after,
     new_missing_nodes,
     rewrite_project_references,
     rewrite_source,
 )
+from squasher.records import MigrationKey
+from squasher.runtime.django_setup import applied_migrations
 
 __all__ = ["FinalizePlan", "FinalizeError", "NotAppliedError", "plan_finalize"]
 

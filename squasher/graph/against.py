@@ -20,11 +20,11 @@ from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
 from squasher.errors import UsageError
-from squasher.graph import build_graph
+from squasher.graph.graph import build_graph
 from squasher.records import MigrationRecord, Problem, Severity, Span
 
 if TYPE_CHECKING:
-    from squasher.project import Project
+    from squasher.graph.project import Project
 
 #: the code of a problem the merge would bring: ``SQ0nn`` -> ``SQ2nn``
 PREDICTED_PREFIX = "SQ2"
@@ -168,7 +168,7 @@ def merged_view(project: Project, rev: str, *, option: str = "--against") -> Mer
 
     ``option``: the command-line option that named ``rev``, for error messages.
     """
-    from squasher.project import parse_files
+    from squasher.graph.project import parse_files
 
     top, commit, base = _resolve(project.root, rev, option)
     try:
@@ -222,7 +222,7 @@ def preview_merge(project: Project, rev: str, *,
 
     ``problems_now``: ``check_project(project)`` when the caller has it already.
     """
-    from squasher.check import check_project
+    from squasher.graph.check import check_project
 
     view = merged_view(project, rev)
     now = {_identity(p) for p in (check_project(project) if problems_now is None

@@ -1,4 +1,4 @@
-"""The project as Django sees it: a :class:`squasher.project.Project` built from the app
+"""The project as Django sees it: a :class:`squasher.graph.project.Project` built from the app
 registry and ``MigrationLoader`` of the imported project (runtime layer: imports Django).
 
 Commands that import the project anyway (squash, verify, finalize, compact, merge/rebase and
@@ -25,11 +25,10 @@ from dataclasses import replace as dc_replace
 from pathlib import Path
 from typing import Any
 
-from squasher.django_loader import setup_django
 from squasher.errors import MigrationParseError, SettingsError
-from squasher.graph import build_graph, no_gc
-from squasher.parse import parse_migration
-from squasher.project import Project
+from squasher.graph.graph import build_graph, no_gc
+from squasher.graph.parse import parse_migration
+from squasher.graph.project import Project
 from squasher.records import (
     MigrationPackage,
     MigrationRecord,
@@ -37,6 +36,7 @@ from squasher.records import (
     Reference,
     Span,
 )
+from squasher.runtime.django_setup import setup_django
 
 
 def load_django_project(root: str | Path, settings_module: str | None = None,

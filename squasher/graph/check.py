@@ -15,8 +15,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from squasher.discover import DJANGO_CONTRIB_LABELS, installed_app_labels
-from squasher.graph import no_gc
+from squasher.graph.discover import DJANGO_CONTRIB_LABELS, installed_app_labels
+from squasher.graph.graph import no_gc
 from squasher.records import (  # noqa: F401 - CODES re-exported: check is where readers look
     CODES,
     MigrationKey,
@@ -45,7 +45,7 @@ def _name(key: MigrationKey) -> str:
 
 
 def check_project(project, apps: Iterable[str] | None = None) -> list[Problem]:
-    """All problems of ``project`` (a :class:`squasher.project.Project`), sorted by file and line.
+    """All problems of ``project`` (a :class:`squasher.graph.project.Project`), sorted by file and line.
 
     ``apps`` limits the findings to problems located in those apps' files (a cycle or
     conflict is reported when it touches one of them). Raises ``UnknownAppError`` for

@@ -21,11 +21,11 @@ _configured: tuple[str, str] | None = None
 
 def resolve_settings_module(root: str | Path, settings_module: str | None = None) -> str:
     """``--settings``, else ``DJANGO_SETTINGS_MODULE``, else ``settings`` of ``[tool.squasher]``
-    in ``root/pyproject.toml``, else what ``manage.py`` sets (:func:`squasher.discover.find_settings_module`).
+    in ``root/pyproject.toml``, else what ``manage.py`` sets (:func:`squasher.graph.discover.find_settings_module`).
 
     Raises ``SettingsError`` saying how to name one when none can be found.
     """
-    from squasher.discover import find_settings_module
+    from squasher.graph.discover import find_settings_module
 
     module = find_settings_module(Path(root), settings_module)
     if module:
@@ -129,7 +129,7 @@ def setup_django(settings_module: str | None, root: str | Path,
     if _configured is not None:
         raise SettingsError(
             f"Django is already set up with {_configured[0]} from {_configured[1]} in this process",
-            hint="run each project in its own process (python -m squasher.worker)")
+            hint="run each project in its own process (python -m squasher.runtime.worker)")
     settings_module = prepare_import(root, settings_module, pythonpath)
     try:
         import django
@@ -243,14 +243,14 @@ def django_graph(settings_module: str, root: str | Path,
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m squasher.django_loader SETTINGS ROOT [--applied app.name ...]``: the graph as JSON.
+    """``python -m squasher.runtime.django_setup SETTINGS ROOT [--applied app.name ...]``: the graph as JSON.
 
     Runs Django in its own process, so tests and tools can compare several projects.
     """
     import argparse
     import json
 
-    parser = argparse.ArgumentParser(prog="python -m squasher.django_loader")
+    parser = argparse.ArgumentParser(prog="python -m squasher.runtime.django_setup")
     parser.add_argument("settings")
     parser.add_argument("root")
     parser.add_argument("--applied", nargs="*", default=None, metavar="APP.NAME")

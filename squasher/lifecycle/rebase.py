@@ -25,17 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squasher.django_loader import applied_migrations
 from squasher.errors import DatabaseUnavailableError, GraphError, SquasherError, UsageError
 from squasher.fileops import ChangeSet
-from squasher.merge import branches
-from squasher.records import MigrationKey
-from squasher.references import (
+from squasher.lifecycle.merge import branches
+from squasher.lifecycle.references import (
     graph_after,
     new_missing_nodes,
     rewrite_project_references,
     rewrite_source,
 )
+from squasher.records import MigrationKey
+from squasher.runtime.django_setup import applied_migrations
 
 __all__ = ["RebasePlan", "AppliedMigrationError", "plan_rebase", "plan_rebase_onto_revision",
            "renumbered"]
@@ -286,7 +286,7 @@ def plan_rebase_onto_revision(project: Any, rev: str, apps: Sequence[str] = (), 
     these apps (default: every app the merge would give two leaves). Returns one plan per
     app, all computed from the same tree; an empty list when no app needs it.
     """
-    from squasher.against import merged_view
+    from squasher.graph.against import merged_view
 
     view = merged_view(project, rev, option="--onto")
     merged = view.project

@@ -6,7 +6,7 @@ looks like what ``makemigrations`` writes), then:
 * every reference Django would write to a migration module (``app.migrations.0012_x.f``,
   which cannot even be imported, and for which Django writes its "manual porting
   required" comment) is replaced by a local name and the code is carried with
-  :class:`squasher.carry.Carrier`; ``RunPython.noop`` is written ``migrations.RunPython.noop``;
+  :class:`squasher.squash.carry.Carrier`; ``RunPython.noop`` is written ``migrations.RunPython.noop``;
 * ``elidable`` is written explicitly for ``RunPython``/``RunSQL`` (Django drops it);
 * swappable dependencies are written ``migrations.swappable_dependency(settings.X)``;
 * a custom operation whose ``deconstruct()`` does not reproduce its constructor
@@ -30,7 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squasher.carry import (
+from squasher.errors import CarryError, SquasherError
+from squasher.squash.carry import (
     CarriedItem,
     Carrier,
     ImportSpec,
@@ -38,7 +39,6 @@ from squasher.carry import (
     parse_import_line,
     render_imports,
 )
-from squasher.errors import CarryError, SquasherError
 
 MigrationKey = tuple[str, str]
 

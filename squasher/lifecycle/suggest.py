@@ -4,7 +4,7 @@ For every app, the effective plan (replacements applied) is cut into maximal ran
 
 * are graph intervals (what ``squasher squash APP FIRST LAST`` would take: every migration
   between them, no branch cut),
-* create no circular dependency when replaced by one node (:func:`squasher.cycles.squash_cycle`),
+* create no circular dependency when replaced by one node (:func:`squasher.graph.cycles.squash_cycle`),
 * leave the newest ``keep_last`` migrations of the app alone,
 * do not cross an unfinalized squash (a node with ``replaces``: finalize it first), an
   unparsable migration, or one whose operations are computed at import time,
@@ -23,8 +23,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from squasher.cycles import squash_cycle
 from squasher.errors import SquasherError
+from squasher.graph.cycles import squash_cycle
 from squasher.records import MigrationKey, MigrationRecord, OperationSummary
 
 __all__ = ["Suggestion", "suggest", "estimate_operations"]
@@ -139,7 +139,7 @@ def _ranges(graph: Any, app: str, plan: list[MigrationKey]) -> list[list[Migrati
     out: list[list[MigrationKey]] = []
     i = 0
     while i < len(plan):
-        # "No cycle" is hereditary for consecutive pieces (see squasher.cycles): binary
+        # "No cycle" is hereditary for consecutive pieces (see squasher.graph.cycles): binary
         # search the longest cycle-free piece from i, then shrink it to a graph interval.
         lo, hi = i, len(plan) - 1
         while lo < hi:
@@ -202,7 +202,7 @@ def suggest(project: Any, apps: Iterable[str] | None = None, *, keep_last: int =
 def _optimized_counts(project: Any, suggestions: list[Suggestion], settings_module: str,
                       say: Callable[[str], None]) -> None:
     """Exact counts: load the members' operations through Django and optimize them."""
-    from squasher.django_loader import setup_django
+    from squasher.runtime.django_setup import setup_django
 
     say(f"setting up Django ({settings_module}) for exact counts")
     setup_django(settings_module, project.root)

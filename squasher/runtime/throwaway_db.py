@@ -13,7 +13,7 @@ alias names. Verification does the same:
   own engine yet: SQLite is used and the report says so).
 
 ``--database ALIAS`` is Django's flag: the alias whose engine and server are meant, ``default``
-unless given. The project's settings are read in a :mod:`squasher.worker` process (the only
+unless given. The project's settings are read in a :mod:`squasher.runtime.worker` process (the only
 place that imports the project), so this module never imports Django itself.
 """
 
@@ -205,7 +205,7 @@ def read_project_databases(root: Path, settings_module: str) -> dict[str, dict[s
         job_file = Path(tmp) / "job.json"
         job_file.write_text(json.dumps(job))
         env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "DJANGO_SETTINGS_MODULE": settings_module}
-        proc = subprocess.run([sys.executable, "-m", "squasher.worker", str(job_file)],
+        proc = subprocess.run([sys.executable, "-m", "squasher.runtime.worker", str(job_file)],
                               cwd=root, env=env, capture_output=True, text=True, timeout=120)
         if not out.exists():
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
@@ -261,7 +261,7 @@ def resolve_backend(root: Path, settings_module: str | None, *, verify_on: str |
     needs_settings = not (verify_on == SQLITE or (verify_on == POSTGRESQL and os.environ.get(DSN_ENV)))
     databases = None
     if needs_settings:
-        from squasher.django_loader import resolve_settings_module
+        from squasher.runtime.django_setup import resolve_settings_module
 
         settings = resolve_settings_module(Path(root), settings_module)
         databases = read_project_databases(Path(root), settings)

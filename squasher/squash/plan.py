@@ -2,7 +2,7 @@
 
 Pipeline:
 
-1. Static: :class:`squasher.project.Project` reads every migration; START/END resolve by
+1. Static: :class:`squasher.graph.project.Project` reads every migration; START/END resolve by
    prefix (:meth:`MigrationGraph.resolve`); the range is the *graph interval*
    (:meth:`MigrationGraph.interval`): merge nodes inside it come with both branches, a
    branch entering the middle from outside is refused naming the migration. Unparsable
@@ -12,17 +12,17 @@ Pipeline:
    alone), with a note naming them; ``allow_dynamic`` freezes them instead (the branch this
    machine takes).
 2. Cycles: replacing the members by one node must not create a circular dependency
-   (:func:`squasher.cycles.squash_cycle`). Otherwise the cycle and the split points are
+   (:func:`squasher.graph.cycles.squash_cycle`). Otherwise the cycle and the split points are
    reported; with ``split=True`` the range is cut into the fewest consecutive pieces that
-   create none (:func:`squasher.cycles.split_without_cycles`), one squash per piece.
+   create none (:func:`squasher.graph.cycles.split_without_cycles`), one squash per piece.
 3. Django, in-process: the project is set up as ``manage.py`` would
-   (:func:`squasher.django_loader.setup_django`) and ``MigrationLoader`` loads the members'
+   (:func:`squasher.runtime.django_setup.setup_django`) and ``MigrationLoader`` loads the members'
    operations; they are optimized (:func:`squasher.optimizer.optimize`; Django's
    ``MigrationOptimizer`` when that is unavailable or with ``optimize=False`` only counted).
-4. Writing: :func:`squasher.writer.render` (carried RunPython code, round-trip check); the
+4. Writing: :func:`squasher.squash.writer.render` (carried RunPython code, round-trip check); the
    new file is staged in a :class:`~squasher.fileops.ChangeSet` (never overwriting).
 5. :func:`plan_and_write` applies it and verifies it on fresh databases
-   (:func:`squasher.verify.verify_squash`) unless ``verify=False``. A failed verification
+   (:func:`squasher.runtime.verify.verify_squash`) unless ``verify=False``. A failed verification
    removes the written files again (exit 1 with the differences).
 
 Library use (language server, other commands): ``plan_squash(root, app, end, start=None, *,
@@ -42,7 +42,7 @@ Choices:
   order), so there the old squash is *absorbed*: ``replaces`` lists what it replaced
   (flattened), its file is deleted in the same ChangeSet, and every ``dependencies`` entry
   naming it, in any app, points at the last migration it replaced, every ``run_before``
-  entry at the first (:mod:`squasher.references`). Its own name is not listed, see
+  entry at the first (:mod:`squasher.lifecycle.references`). Its own name is not listed, see
   :func:`_piece_replaces`.
 * ``atomic = False`` on a member makes the whole squash non-atomic (with a warning in the
   file and the output): splitting at atomic boundaries would multiply files, and running
@@ -65,7 +65,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from squasher.carry import CarriedItem
 from squasher.errors import (
     CircularDependencyError,
     DynamicOperationsError,
@@ -80,9 +79,10 @@ from squasher.errors import (
 )
 from squasher.fileops import ChangeSet
 from squasher.records import MigrationKey, MigrationRecord
+from squasher.squash.carry import CarriedItem
 
 if TYPE_CHECKING:
-    from squasher.throwaway_db import Backend
+    from squasher.runtime.throwaway_db import Backend
 
 __all__ = ["PieceResult", "SquashResult", "plan_squash", "plan_and_write", "squash_name"]
 
@@ -358,7 +358,7 @@ def _absorb_nested(graph: Any, squashes: list[MigrationKey], changes: ChangeSet
     (any app) a ``dependencies`` entry naming one of them points at the last migration it
     replaced, a ``run_before`` entry at the first one.
     Returns ``{squash: (first, last, rewritten files)}``."""
-    from squasher.references import rewrite_project_references
+    from squasher.lifecycle.references import rewrite_project_references
 
     ends = {key: _replaced_ends(graph, key) for key in squashes}
     paths = [graph.records[key].path for key in squashes]
@@ -429,7 +429,7 @@ def _describe_frozen(graph: Any, members: list[MigrationKey], disk: dict[Migrati
 def _cycle_pieces(graph: Any, app: str, members: list[MigrationKey], split: bool
                   ) -> tuple[list[list[MigrationKey]], list[MigrationKey] | None]:
     try:
-        from squasher.cycles import format_cycle, split_without_cycles, squash_cycle
+        from squasher.graph.cycles import format_cycle, split_without_cycles, squash_cycle
     except ImportError:  # pragma: no cover - cycles.py is part of the package
         return [members], None
     cycle = squash_cycle(graph, app, members)
@@ -644,7 +644,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     root = Path(root).resolve()
     say("loading the project (Django's migration loader)")
     # Django is the source of truth: labels, migration modules and evaluated dependencies
-    from squasher.django_project import load_django_project
+    from squasher.runtime.django_project import load_django_project
 
     project, loader = load_django_project(root, settings_module)
     graph = project.graph
@@ -665,7 +665,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     cycle: list[MigrationKey] | None = None
     # cycles through every app Django loads, also apps outside the project (site-packages),
     # whose edges the project graph does not hold
-    from squasher.django_loader import loader_graph
+    from squasher.runtime.django_setup import loader_graph
 
     whole = loader_graph(loader)
     plan = _fresh_plan(loader) if keep_order else []
@@ -687,7 +687,7 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     absorb = [] if nested else _nested_squashes(graph, members)
     absorbed_into: dict[MigrationKey, str] = {}
 
-    from squasher.writer import (
+    from squasher.squash.writer import (
         SquashedMigration,
         default_header,
         render,
@@ -884,12 +884,12 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     per step (loading, optimizing, writing, each verification). ``verify_dry_run`` (with
     ``dry_run`` and ``verify``): verify in a copy all the same, and write nothing.
     ``database`` (a ``DATABASES`` alias) and ``verify_on`` choose the engine verification
-    migrates on (:mod:`squasher.throwaway_db`), unless a resolved ``backend`` is given.
+    migrates on (:mod:`squasher.runtime.throwaway_db`), unless a resolved ``backend`` is given.
     """
     legacy = None
     if verify and (not dry_run or verify_dry_run) and backend is None:
         # Chosen (and a PostgreSQL server reached) before planning: fail before any work.
-        from squasher.throwaway_db import resolve_backend, split_legacy_database
+        from squasher.runtime.throwaway_db import resolve_backend, split_legacy_database
 
         alias, verify_on, legacy = split_legacy_database(database, verify_on)
         backend = resolve_backend(Path(root).resolve(), settings_module, verify_on=verify_on,
@@ -954,7 +954,7 @@ def _verify_in_copy(result: SquashResult, settings_module: str | None, backend: 
     import shutil
     import tempfile
 
-    from squasher.verify import (
+    from squasher.runtime.verify import (
         claim_temp_dir,
         copy_project,
         remove_stale_temp_dirs,

@@ -1,0 +1,3 @@
+"""Squashing: plan (range -> optimized operations -> pieces), carry (RunPython/RunSQL
+code and helpers), writer (the migration file, libcst).
+"""
