@@ -5,7 +5,7 @@
                                          [--django-timeout 150] [--skip-samples]
                                          [--ablation-size 2000 (0: none)]
 
-Histories (cubic and realistic: ``squasher/optimizer/synthetic.py``; walk:
+Histories (cubic and realistic: ``benchmarks/synthetic.py``; walk:
 ``benchmarks/walk_history.py``):
 
 * **cubic** — irreducible operations followed by 50 reducible pairs (Django's worst
@@ -57,14 +57,9 @@ if not settings.configured:
 from django.db.migrations.optimizer import MigrationOptimizer  # noqa: E402
 
 from squasher.optimizer import ALL_RULES, optimize, squasher_pass  # noqa: E402
-from squasher.optimizer.synthetic import (  # noqa: E402
-    APP,
-    cubic_from_state,
-    cubic_history,
-    realistic_history,
-)
 
 sys.path.insert(0, str(REPO / "benchmarks"))
+from synthetic import APP, cubic_from_state, cubic_history, realistic_history  # noqa: E402
 from walk_history import walk_history  # noqa: E402
 
 SERIES = ("cubic", "realistic", "walk")
@@ -186,7 +181,8 @@ def rule_ablation(size: int) -> None:
 
 def sample_apps() -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "squasher.optimizer.samples", "histories", str(REPO / "sample_apps")],
+        [sys.executable, str(REPO / "benchmarks" / "samples.py"), "histories",
+         str(REPO / "sample_apps")],
         cwd=REPO, capture_output=True, text=True, timeout=300,
         env={**os.environ, "PYTHONPATH": str(REPO)},
     )

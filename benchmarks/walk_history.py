@@ -3,7 +3,7 @@
 ``walk_history(n_ops, seed=0, app_label="app")`` returns exactly ``n_ops`` Django
 ``Operation`` objects (built directly, never rendered to source) that apply, one after the
 other, to an empty ``ProjectState`` without error.  It was written separately from
-``squasher/optimizer/synthetic.py`` and walks differently, the way a developer's app
+``benchmarks/synthetic.py`` and walks differently, the way a developer's app
 evolves over months of work:
 
 * **long-lived core models** (``Account``, ``Workspace``, ``Ticket``) are created early,

@@ -377,7 +377,10 @@ def changes_to_workspace_edit(
                 types.DeleteFile(uri=uri, options=types.DeleteFileOptions(ignore_if_not_exists=True))
             )
         elif kind == "rename":
-            new_uri = uri_of(Path(item["new_path"]))
+            new_path = item["new_path"]
+            if new_path is None:  # pragma: no cover - a ChangeSet's rename names its new path
+                raise ValueError(f"rename of {path} without a new path")
+            new_uri = uri_of(Path(new_path))
             old = current_text(path)
             if text is not None and old is not None and text != old:
                 # Edit first (while the document still has its old name), then move it.
@@ -418,26 +421,27 @@ def location(path: Path, span: Span | None, lines: list[str] | None, encoding: s
     return types.Location(uri=uri_of(path), range=span_to_range(span, lines, encoding))
 
 
-def changeset_from_json(items: list[dict[str, Any]]) -> ChangeSet:
-    """The inverse of ``ChangeSet.to_json()`` (output of ``squasher ... --format json``)."""
-    changeset = ChangeSet()
-    for item in items:
-        path = Path(item["path"])
-        if item["kind"] == "create":
-            changeset.create(path, item["text"] or "")
-        elif item["kind"] == "modify":
-            changeset.modify(path, item["text"] or "")
-        elif item["kind"] == "delete":
-            changeset.delete(path)
-        else:
-            changeset.rename(path, Path(item["new_path"]), item.get("text"))
-    return changeset
+def hover(text: str, span: Span | None, lines: list[str] | None,
+          encoding: str = "utf-16") -> types.Hover:
+    """Markdown hover ``text`` over ``span``."""
+    return types.Hover(
+        contents=types.MarkupContent(kind=types.MarkupKind.Markdown, value=text),
+        range=span_to_range(span, lines, encoding),
+    )
+
+
+def code_lens(span_range: types.Range, title: str, command: str | None = None,
+              argument: dict[str, Any] | None = None) -> types.CodeLens:
+    """A code lens; an informational one (no command) carries ``command: ""``."""
+    return types.CodeLens(range=span_range, command=types.Command(
+        title=title, command=command or "",
+        arguments=[argument] if argument is not None else None))
 
 
 __all__ = [
     "SOURCE", "LineSource", "path_to_uri", "uri_to_path", "byte_col_to_client",
     "client_col_to_byte", "span_to_range", "position_to_point", "span_contains", "severity",
     "problem_to_diagnostic", "diagnostic_identity", "changes_to_workspace_edit",
-    "replace_edit", "location", "changeset_from_json", "minimal_edits", "StaleBufferError",
+    "replace_edit", "location", "hover", "code_lens", "minimal_edits", "StaleBufferError",
     "RootMap",
 ]

@@ -15,11 +15,22 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.config import SquasherConfig, load_config
 from squasher.errors import UsageError
-from squasher.records import MigrationKey, MigrationRecord, Problem, Severity, Span
+from squasher.records import (
+    MigrationKey,
+    MigrationRecord,
+    Problem,
+    Severity,
+    Span,
+    migration_number,
+)
+
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
+    from squasher.graph.project import Project
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +63,18 @@ class SuggestedRange:
 
     @property
     def label(self) -> str:
-        return f"{_number(self.first[1])}–{_number(self.last[1])}"
-
-
-def _number(name: str) -> str:
-    digits = ""
-    for ch in name:
-        if not ch.isdigit():
-            break
-        digits += ch
-    return digits or name
+        return f"{migration_number(self.first[1]) or self.first[1]}–{migration_number(self.last[1]) or self.last[1]}"
 
 
 @dataclass
-class ProjectState:
-    """One workspace folder: the project plus what was derived from it."""
+class IndexedProject:
+    """One workspace folder as the server indexed it: the static project (migration files
+    parsed, graph built) plus what was derived from it (problems, suggestions, config,
+    merge predictions). Not Django's ``ProjectState`` (models at a point of a history).
+    """
 
     root: Path
-    project: Any  # squasher.graph.project.Project
+    project: Project
     problems: dict[str, list[Problem]] = field(default_factory=dict)  # app -> problems
     suggestions: dict[str, list[SuggestedRange]] = field(default_factory=dict)  # app -> ranges
     other_problems: list[Problem] = field(default_factory=list)  # problems with no app
@@ -84,7 +89,7 @@ class ProjectState:
     resolved_by_merge: frozenset[tuple[Any, ...]] = frozenset()
 
     @property
-    def graph(self) -> Any:
+    def graph(self) -> MigrationGraph:
         return self.project.graph
 
 
@@ -94,7 +99,7 @@ class WorkspaceIndex:
     def __init__(self, settings_module: str | None = None,
                  logger: Callable[[str], None] | None = None) -> None:
         self.settings_module = settings_module
-        self.states: dict[Path, ProjectState] = {}
+        self.states: dict[Path, IndexedProject] = {}
         self.buffers: dict[Path, str] = {}
         self._disk_lines: dict[Path, tuple[int, list[str]]] = {}
         self._log = logger or log.info
@@ -105,7 +110,7 @@ class WorkspaceIndex:
 
     # ------------------------------------------------------------ loading
 
-    def add_root(self, root: Path) -> ProjectState | None:
+    def add_root(self, root: Path) -> IndexedProject | None:
         from squasher.graph.project import Project
 
         root = root.resolve()
@@ -116,7 +121,7 @@ class WorkspaceIndex:
         except Exception as exc:  # a broken project must not kill the server
             self._log(f"squasher: cannot load {root}: {exc}")
             return None
-        state = ProjectState(root=root, project=project, config=config, config_error=config_error)
+        state = IndexedProject(root=root, project=project, config=config, config_error=config_error)
         self.states[root] = state
         self.recheck(state, None)
         self.mark_suggestions_stale(state, None)
@@ -135,7 +140,7 @@ class WorkspaceIndex:
             self._log(f"squasher: {exc}")
             return SquasherConfig(), str(exc)
 
-    def config_changed(self, path: Path) -> ProjectState | None:
+    def config_changed(self, path: Path) -> IndexedProject | None:
         """``path`` (a pyproject.toml) changed: re-read the configuration of the folder it is
         the root of. A new ``settings`` re-reads the project (the static settings reader uses it)."""
         state = self.states.get(path.parent) or self.states.get(path.parent.resolve())
@@ -150,15 +155,15 @@ class WorkspaceIndex:
 
     # ------------------------------------------------------------ lookup
 
-    def state_for(self, path: Path) -> ProjectState | None:
-        best: ProjectState | None = None
+    def state_for(self, path: Path) -> IndexedProject | None:
+        best: IndexedProject | None = None
         for root, state in self.states.items():
             inside = path == root or root in path.parents
             if inside and (best is None or len(root.parts) > len(best.root.parts)):
                 best = state
         return best
 
-    def record_for(self, path: Path) -> tuple[ProjectState, MigrationRecord] | None:
+    def record_for(self, path: Path) -> tuple[IndexedProject, MigrationRecord] | None:
         state = self.state_for(path)
         if state is None:
             return None
@@ -211,18 +216,18 @@ class WorkspaceIndex:
 
     # ------------------------------------------------------------ updates
 
-    def set_buffer(self, path: Path, source: str) -> ProjectState | None:
+    def set_buffer(self, path: Path, source: str) -> IndexedProject | None:
         """An editor buffer was opened or changed: re-parse it from the unsaved text."""
         self.buffers[path] = source
         return self._update(path, source)
 
-    def drop_buffer(self, path: Path) -> ProjectState | None:
+    def drop_buffer(self, path: Path) -> IndexedProject | None:
         """The editor closed the file: go back to what is on disk."""
         if self.buffers.pop(path, None) is None:
             return None
         return self._update(path, None)
 
-    def file_changed_on_disk(self, path: Path) -> ProjectState | None:
+    def file_changed_on_disk(self, path: Path) -> IndexedProject | None:
         """A watched file was created, changed or deleted (open buffers win)."""
         if path.name == "pyproject.toml":
             return self.config_changed(path)
@@ -233,7 +238,7 @@ class WorkspaceIndex:
             self.buffers.pop(path, None)
         return self._update(path, None)
 
-    def _update(self, path: Path, source: str | None) -> ProjectState | None:
+    def _update(self, path: Path, source: str | None) -> IndexedProject | None:
         state = self.state_for(path)
         if state is None or not self.is_migration_path(path):
             return None
@@ -252,7 +257,7 @@ class WorkspaceIndex:
             self.mark_suggestions_stale(state, {app})
         return state
 
-    def _apps_touching(self, state: ProjectState, path: Path) -> set[str]:
+    def _apps_touching(self, state: IndexedProject, path: Path) -> set[str]:
         """The app of ``path`` and every app with an edge to or from it (full graph)."""
         record = state.project.records_by_path.get(path)
         app = record.app_label if record is not None else _app_of_path(state, path)
@@ -267,7 +272,7 @@ class WorkspaceIndex:
 
     # ------------------------------------------------------------ checks
 
-    def recheck(self, state: ProjectState, apps: Iterable[str] | None) -> None:
+    def recheck(self, state: IndexedProject, apps: Iterable[str] | None) -> None:
         """Recompute problems and suggestions (all apps, or only ``apps``)."""
         from squasher.graph.check import check_project
 
@@ -306,7 +311,7 @@ class WorkspaceIndex:
             if app not in project_apps:
                 del state.problems[app]
 
-    def _problem_app(self, state: ProjectState, problem: Problem) -> str | None:
+    def _problem_app(self, state: IndexedProject, problem: Problem) -> str | None:
         if problem.key is not None:
             return problem.key[0]
         if problem.path is not None:
@@ -320,7 +325,7 @@ class WorkspaceIndex:
     # Squash suggestions are Information-level and costlier than ``check``: they are
     # recomputed after edits settle (the server debounces), only for the edited apps.
 
-    def mark_suggestions_stale(self, state: ProjectState, apps: set[str] | None) -> None:
+    def mark_suggestions_stale(self, state: IndexedProject, apps: set[str] | None) -> None:
         current = self.stale_suggestions.get(state.root, set())
         if apps is None or current is None:
             self.stale_suggestions[state.root] = None
@@ -372,7 +377,7 @@ class WorkspaceIndex:
 
     def apply_suggestions(
         self, results: dict[Path, tuple[list[str], bool, dict[str, list[SuggestedRange]]]],
-    ) -> list[ProjectState]:
+    ) -> list[IndexedProject]:
         """Store computed suggestions; returns the states whose suggestions changed."""
         changed = []
         for root, (apps, replace_all, fresh) in results.items():
@@ -389,11 +394,11 @@ class WorkspaceIndex:
                 changed.append(state)
         return changed
 
-    def refresh_suggestions(self) -> list[ProjectState]:
+    def refresh_suggestions(self) -> list[IndexedProject]:
         """Synchronous take + compute + apply (tests, benchmarks)."""
         return self.apply_suggestions(self.compute_suggestions(self.take_stale_suggestions()))
 
-    def suggestion_problems(self, state: ProjectState) -> list[Problem]:
+    def suggestion_problems(self, state: IndexedProject) -> list[Problem]:
         out = []
         for ranges in state.suggestions.values():
             for s in ranges:
@@ -412,7 +417,7 @@ class WorkspaceIndex:
 
     # ------------------------------------------------------------ merge predictions
 
-    def base_revision(self, state: ProjectState) -> str | None:
+    def base_revision(self, state: IndexedProject) -> str | None:
         """The revision to predict merge problems against: ``against`` of ``[tool.squasher]``,
         else ``origin/HEAD`` when the folder is in a git repository that has it."""
         if state.config.against:
@@ -426,7 +431,7 @@ class WorkspaceIndex:
             return None
         return "origin/HEAD" if proc.returncode == 0 else None
 
-    def compute_prediction(self, state: ProjectState) -> tuple[str | None, Any]:
+    def compute_prediction(self, state: IndexedProject) -> tuple[str | None, Any]:
         """``(revision, MergePreview or None)`` for ``state`` (runs in a worker thread: git)."""
         from squasher.graph.against import preview_merge
 
@@ -442,7 +447,7 @@ class WorkspaceIndex:
                 self._log(f"squasher: no merge prediction against {rev}: {exc}")
             return rev, None
 
-    def apply_prediction(self, state: ProjectState, rev: str | None, preview: Any) -> bool:
+    def apply_prediction(self, state: IndexedProject, rev: str | None, preview: Any) -> bool:
         """Store a prediction; ``True`` when it changed (the base revision or the diagnostics)."""
         predicted = list(preview.problems) if preview is not None else []
         resolved = preview.resolved if preview is not None else frozenset()
@@ -453,7 +458,7 @@ class WorkspaceIndex:
 
     # ------------------------------------------------------------ diagnostics
 
-    def problems_by_path(self, state: ProjectState) -> dict[Path, list[Problem]]:
+    def problems_by_path(self, state: IndexedProject) -> dict[Path, list[Problem]]:
         """The diagnostics of every file, as ``squasher check`` shows them: through
         :func:`squasher.graph.check.apply_config` (``[tool.squasher]``, ``# squasher: ignore``
         comments read from the editor's buffers)."""
@@ -474,13 +479,13 @@ class WorkspaceIndex:
             out.setdefault(p.path, []).append(_narrow(p, records))  # type: ignore[arg-type]
         return out
 
-    def suggestion_at(self, state: ProjectState, key: MigrationKey) -> SuggestedRange | None:
+    def suggestion_at(self, state: IndexedProject, key: MigrationKey) -> SuggestedRange | None:
         for s in state.suggestions.get(key[0], []):
             if s.first == key:
                 return s
         return None
 
-    def suggestion_containing(self, state: ProjectState, key: MigrationKey) -> SuggestedRange | None:
+    def suggestion_containing(self, state: IndexedProject, key: MigrationKey) -> SuggestedRange | None:
         for s in state.suggestions.get(key[0], []):
             if key in s.members:
                 return s
@@ -519,10 +524,10 @@ def header_span(record: MigrationRecord) -> Span | None:
     return Span(span.line, span.col) if span is not None else None
 
 
-def _app_of_path(state: ProjectState, path: Path) -> str | None:
+def _app_of_path(state: IndexedProject, path: Path) -> str | None:
     package = state.project.package_for(path)
     return package.app_label if package is not None else None
 
 
-def _app_nodes(state: ProjectState, app: str) -> list[MigrationKey]:
+def _app_nodes(state: IndexedProject, app: str) -> list[MigrationKey]:
     return [key for key in state.graph.records if key[0] == app]

@@ -29,10 +29,11 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from glob import escape as glob_escape
 from pathlib import Path
+from typing import Any, TypedDict
 
 from squasher.errors import FileConflictError, SquasherError
 
@@ -51,6 +52,16 @@ def set_project_root(root: Path | None) -> None:
     """Anchor journals and locks at ``root`` (see :data:`_project_root`)."""
     global _project_root
     _project_root = Path(root).resolve() if root is not None else None
+
+
+class FileChangeJson(TypedDict):
+    """One entry of :meth:`ChangeSet.to_json`."""
+
+    kind: str
+    path: str
+    new_path: str | None
+    text: str | None
+    display: str
 
 
 @dataclass(frozen=True)
@@ -180,7 +191,7 @@ class ChangeSet:
                 lines.append(f"{c.kind} {shown}")
         return lines
 
-    def to_json(self, root: Path | None = None) -> list[dict[str, str | None]]:
+    def to_json(self, root: Path | None = None) -> list[FileChangeJson]:
         """Machine-readable form (``--format json`` and the language server's WorkspaceEdits)."""
         return [
             {
@@ -192,6 +203,30 @@ class ChangeSet:
             }
             for c in self.changes
         ]
+
+    @classmethod
+    def from_json(cls, items: Iterable[Mapping[str, Any]], root: Path | None = None) -> ChangeSet:
+        """The inverse of :meth:`to_json` (the output of ``squasher ... --format json``).
+
+        ``root``: where relative paths are anchored (default: as given); ``display`` is ignored.
+        """
+        def path(text: str) -> Path:
+            return Path(root) / text if root is not None else Path(text)
+
+        changes = cls()
+        for item in items:
+            kind = item["kind"]
+            if kind == "create":
+                changes.create(path(item["path"]), item.get("text") or "")
+            elif kind == "modify":
+                changes.modify(path(item["path"]), item.get("text") or "")
+            elif kind == "delete":
+                changes.delete(path(item["path"]))
+            elif kind == "rename":
+                changes.rename(path(item["path"]), path(item["new_path"]), item.get("text"))
+            else:
+                raise ValueError(f"unknown change kind {kind!r}")
+        return changes
 
     def check(self) -> None:
         """Refuse before touching anything: files to create must not exist, others must."""

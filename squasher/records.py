@@ -11,12 +11,23 @@ convention); the language server converts them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
 
 #: A node of the migration graph: ``(app_label, migration_name)``.
 MigrationKey = tuple[str, str]
+
+
+def migration_number(name: str) -> str:
+    """The leading digits of a migration name (``"0015"`` of ``0015_add_sku``), ``""`` when it
+    has none: the number Django's makemigrations gives, which squashes and merges continue."""
+    match = _LEADING_DIGITS.match(name)
+    return match.group(0) if match else ""
+
+
+_LEADING_DIGITS = re.compile(r"\d+")
 
 
 @dataclass(frozen=True)
@@ -162,12 +173,7 @@ class MigrationRecord:
     @property
     def number(self) -> str:
         """Leading digits of the name (``"0015"``), or ``""``."""
-        digits = ""
-        for ch in self.name:
-            if not ch.isdigit():
-                break
-            digits += ch
-        return digits
+        return migration_number(self.name)
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,11 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLE_APPS = REPO_ROOT / "sample_apps"
+#: development tools that are not in the wheel (synthetic histories, optimizer samples):
+#: tests import them as top-level modules (``from synthetic import generate_project``)
+BENCHMARKS = REPO_ROOT / "benchmarks"
+if str(BENCHMARKS) not in sys.path:
+    sys.path.append(str(BENCHMARKS))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 _COPY_IGNORE = shutil.ignore_patterns(
@@ -115,3 +120,17 @@ def extension_build_lock() -> Iterator[None]:
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """A project on ``main`` (shop: 0001..0002, blog: 0001) with a branch ``feature`` checked out."""
+    from support.git_repo import git
+    from support.trees import chain, make_tree
+
+    require(shutil.which("git") is not None, "git")
+    root = make_tree(tmp_path / "repo", {"shop": chain("shop", 2), "blog": chain("blog", 1)})
+    git(root, "init", "-q", "-b", "main")
+    git(root, "add", "-A")
+    git(root, "commit", "-qm", "base")
+    git(root, "checkout", "-qb", "feature")
+    return root

@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from fixtures.trees import chain, make_tree
+from support.trees import chain, make_tree
 
 from squasher.errors import UnknownAppError
-from squasher.graph.check import CODES, check_project, exit_code
+from squasher.graph.check import CHECKS, CODES, check_code, check_project, exit_code
 from squasher.graph.project import Project
 from squasher.records import Severity
 
@@ -34,6 +34,16 @@ def codes(problems) -> list[str]:
 def test_codes_documented() -> None:
     assert set(CODES) == {"SQ001", "SQ002", "SQ003", "SQ004", "SQ005", "SQ006", "SQ007", "SQ100",
                           *(f"SQ2{n:02d}" for n in range(1, 9))}
+
+
+def test_every_static_code_has_one_check() -> None:
+    """``check_project`` runs one registered function per SQ0nn code of ``CODES``; SQ1nn and
+    SQ2nn come from ``suggest`` and ``check --against``."""
+    assert sorted(CHECKS) == sorted(code for code in CODES if code.startswith("SQ0"))
+    with pytest.raises(ValueError, match="not in CODES"):
+        check_code("SQ999")
+    with pytest.raises(ValueError, match="already has a check"):
+        check_code("SQ001")(lambda context: [])
 
 
 def test_clean_project(tmp_path: Path) -> None:

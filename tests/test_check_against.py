@@ -4,103 +4,18 @@ objects only, and compare the prediction with what a real ``git merge`` then bri
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
-import shutil
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-from conftest import require, run_squasher
-from fixtures.trees import chain, make_tree, migration_source
-
-
-def git_run(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@e", "GIT_COMMITTER_NAME": "t",
-           "GIT_COMMITTER_EMAIL": "t@e", "GIT_CONFIG_NOSYSTEM": "1", "HOME": str(repo.parent)}
-    return subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
-                          timeout=60)
-
-
-def git(repo: Path, *args: str) -> str:
-    proc = git_run(repo, *args)
-    assert proc.returncode == 0, (args, proc.stderr)
-    return proc.stdout
-
-
-def write(root: Path, app: str, name: str, **opts: object) -> Path:
-    path = root / app / "migrations" / f"{name}.py"
-    path.write_text(migration_source(opts))
-    return path
-
-
-@pytest.fixture
-def repo(tmp_path: Path) -> Path:
-    """A project on ``main`` (shop: 0001..0002, blog: 0001) with a branch ``feature`` checked out."""
-    require(shutil.which("git") is not None, "git")
-    root = make_tree(tmp_path / "repo", {"shop": chain("shop", 2), "blog": chain("blog", 1)})
-    git(root, "init", "-q", "-b", "main")
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", "base")
-    git(root, "checkout", "-qb", "feature")
-    return root
-
-
-def commit_on(root: Path, branch: str, message: str, change) -> None:  # type: ignore[no-untyped-def]
-    current = git(root, "rev-parse", "--abbrev-ref", "HEAD").strip()
-    git(root, "checkout", "-q", branch)
-    change()
-    git(root, "add", "-A")
-    git(root, "commit", "-qm", message)
-    git(root, "checkout", "-q", current)
-
-
-def predicted(root: Path, rev: str = "main") -> tuple[int, list[dict]]:
-    proc = run_squasher("check", "--against", rev, "--format", "json", cwd=root)
-    assert proc.returncode in (0, 1), proc.stderr
-    return proc.returncode, json.loads(proc.stdout)["problems"]
-
-
-def merged_truth(root: Path, rev: str = "main", *, git_conflict: bool = False
-                 ) -> tuple[set[str], list[dict], str]:
-    """Merge for real in a throwaway clone: the apps Django's loader finds in conflict, what
-    squasher check says there, and Django's loader error (or ""). ``git_conflict``: git itself
-    stops with a conflict (e.g. rename/rename), leaving both sides' files in the work tree."""
-    clone = root.parent / "merged"
-    shutil.copytree(root, clone)
-    if git_conflict:
-        merge = git_run(clone, "merge", "--no-edit", rev)
-        assert merge.returncode != 0 and "CONFLICT" in merge.stdout + merge.stderr
-    else:
-        git(clone, "merge", "-q", "--no-edit", rev)
-    proc = run_squasher("check", "--format", "json", cwd=clone)
-    script = ("import django, json, os, sys\n"
-              "sys.path.insert(0, os.getcwd())\n"
-              "os.environ['DJANGO_SETTINGS_MODULE'] = 'settings'\n"
-              "django.setup()\n"
-              "from django.db.migrations.loader import MigrationLoader\n"
-              "try:\n"
-              "    loader = MigrationLoader(None, ignore_no_migrations=True)\n"
-              "    print(json.dumps({'conflicts': sorted(loader.detect_conflicts()), 'error': ''}))\n"
-              "except Exception as e:\n"
-              "    print(json.dumps({'conflicts': [], 'error': type(e).__name__}))\n")
-    django = subprocess.run([sys.executable, "-c", script], cwd=clone, capture_output=True,
-                            text=True, timeout=120)
-    assert django.returncode == 0, django.stderr
-    data = json.loads(django.stdout)
-    shutil.rmtree(clone)
-    return set(data["conflicts"]), json.loads(proc.stdout)["problems"], data["error"]
-
-
-def tree_state(root: Path) -> str:
-    """Work tree files, index and HEAD: must be the same before and after --against."""
-    digest = hashlib.sha256()
-    for path in sorted(root.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(root)).encode() + path.read_bytes())
-    return digest.hexdigest()
+from conftest import run_squasher
+from support.git_repo import (
+    commit_on,
+    git,
+    merged_truth,
+    predicted,
+    tree_state,
+    write,
+)
+from support.trees import chain, make_tree
 
 
 def test_both_branches_add_a_migration_predicts_the_conflict_django_finds(repo: Path) -> None:

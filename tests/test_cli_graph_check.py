@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from fixtures.trees import chain, make_tree
+from support.trees import chain, make_tree
 
 
 def no_traceback(proc) -> None:

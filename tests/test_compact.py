@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from lifecycle_helpers import add_field, create, manage, write_project
+from support.lifecycle import add_field, create, manage, write_project
 
 from squasher.graph.project import Project
 from squasher.lifecycle.compact import AppStats, CompactReport, measure

@@ -211,7 +211,7 @@ def test_killed_squash_leaves_no_unverified_file(tmp_path: Path) -> None:
             assert not any(p.exists() for p in temp_dirs)
         else:
             assert any(p.exists() for p in temp_dirs)
-            from squasher.runtime.verify import remove_stale_temp_dirs
+            from squasher.runtime.sandbox import remove_stale_temp_dirs
 
             remove_stale_temp_dirs()
             assert not any(p.exists() for p in temp_dirs)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import django
 import pytest
-from verify_project import SETTINGS, write_files
+from support.verify_project import SETTINGS, write_files
 
 from squasher.runtime import dbcompare
 from squasher.runtime.dbcompare import (
@@ -19,7 +19,8 @@ from squasher.runtime.dbcompare import (
     constraint_signature,
     is_generated_name,
 )
-from squasher.runtime.verify import _Worker, verify_squash
+from squasher.runtime.verify import verify_squash
+from squasher.runtime.worker import WorkerClient
 
 # --------------------------------------------------------------------------- names
 
@@ -266,7 +267,7 @@ def _lib_project(path: Path) -> Path:
 
 
 def _snapshot(project: Path, database: dict, tmp: Path) -> dict:
-    worker = _Worker(tmp, "tinysite.settings", project)
+    worker = WorkerClient("tinysite.settings", tmp=tmp, origin=project)
     result = worker.run(project, database, [{"op": "migrate", "targets": None},
                                             {"op": "dump", "data": False, "state": False}])
     assert result["ok"], result
@@ -300,7 +301,7 @@ def test_renamed_table_generated_names_differ_but_verify_passes_postgres(
                            database="postgres")
     assert report.ok, report.render()
 
-    from squasher.runtime.verify import postgres_databases
+    from squasher.runtime.sandbox import postgres_databases
 
     with postgres_databases(require_postgres, 1) as (db,):
         table = _snapshot(project, db, tmp_path)

@@ -1,91 +1,42 @@
 """The static graph agrees with Django's MigrationLoader on every node, edge and plan.
 
-Django runs in a subprocess (``python -m squasher.runtime.django_setup``) so its global
-setup never leaks between tests. Static symbolic nodes of external apps
+Django runs in a worker process (the ``graph`` job of :mod:`squasher.runtime.worker`) so its
+global setup never leaks between tests. Static symbolic nodes of external apps
 (``auth.__first__``) are mapped to what Django resolves them to (the app's first
 root / last leaf in Django's graph) before comparing.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 import warnings
 from pathlib import Path
 
 import pytest
-from fixtures.trees import chain, make_tree
+from support.agreement import assert_agree
+from support.trees import chain, make_tree
+from synthetic import generate_project  # benchmarks/, on sys.path by conftest
 
 from squasher.graph.graph import build_graph
 from squasher.graph.project import Project
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from synthetic import generate_project  # noqa: E402
+from squasher.runtime.worker import WorkerClient
 
 A1, A2, A3, A4 = (("a", n) for n in ("0001_m1", "0002_m2", "0003_m3", "0004_m4"))
 SQ = ("a", "0001_squashed_0003")
 
 
-def run_django(root: Path, applied=None, hash_seed: str = "0") -> subprocess.CompletedProcess[str]:
-    cmd = [sys.executable, "-m", "squasher.runtime.django_setup", "settings", str(root)]
+def run_django(root: Path, applied=None, hash_seed: str = "0") -> dict:
+    """Django's MigrationLoader on ``root`` in a worker process: the worker's answer
+    (``applied`` recorded in an in-memory SQLite database first)."""
+    step: dict = {"op": "graph"}
     if applied is not None:
-        cmd += ["--applied", *[f"{a}.{n}" for a, n in applied]]
-    env = {**os.environ, "PYTHONHASHSEED": hash_seed}
-    env.pop("DJANGO_SETTINGS_MODULE", None)
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        step["applied"] = [list(key) for key in applied]
+    return WorkerClient("settings", timeout=300, hash_seed=hash_seed).run(root, None, [step])
 
 
 def django_json(root: Path, applied=None) -> dict:
-    proc = run_django(root, applied)
-    assert proc.returncode == 0, proc.stderr
-    return json.loads(proc.stdout)
-
-
-def assert_agree(graph, dj: dict) -> None:
-    dj_nodes = {tuple(k): ext for k, ext in dj["nodes"]}
-    dj_edges = {(tuple(a), tuple(b)) for a, b in dj["edges"]}
-    project = {k for k, ext in dj_nodes.items() if not ext}
-    static_project = {k for k in graph.nx if graph.is_project_node(k)}
-    assert static_project == project, "project nodes differ"
-    assert not [k for k, d in graph.nx.nodes(data=True) if d.get("missing")], "static graph has missing nodes"
-
-    def ends(app: str, which: str) -> tuple[str, str]:
-        nodes = [k for k in dj_nodes if k[0] == app]
-        if which == "__first__":
-            cands = [k for k in nodes if not any(a[0] == app and b == k for a, b in dj_edges)]
-        else:
-            cands = [k for k in nodes if not any(b[0] == app and a == k for a, b in dj_edges)]
-        return sorted(cands)[0]
-
-    def real(key):
-        if key[1] in ("__first__", "__latest__"):
-            assert graph.nx.nodes[key]["external"]
-            return ends(key[0], key[1])
-        return key
-
-    static_edges = {(real(a), real(b)) for a, b in graph.nx.edges()}
-    touching = {(a, b) for a, b in dj_edges if a in project or b in project}
-    assert static_edges == touching, (
-        f"only static: {sorted(static_edges - touching)}; only Django: {sorted(touching - static_edges)}")
-    for k in graph.nx:
-        if graph.nx.nodes[k]["external"] and k[1] not in ("__first__", "__latest__"):
-            assert dj_nodes.get(k) is True, f"external node {k} unknown to Django"
-    plans = 0
-    for leaf, plan in dj["plans"]:
-        leaf = tuple(leaf)
-        if leaf in project:
-            expected = [tuple(k) for k in plan if tuple(k) in project]
-            assert [k for k in graph.forwards_plan(leaf) if k in static_project] == expected
-            plans += 1
-    assert plans == len({k for k in static_project if k in {tuple(lf) for lf, _ in dj["plans"]}})
-    # conflicts as Django's detect_conflicts sees them
-    leaves: dict[str, list] = {}
-    for leaf, _ in dj["plans"]:
-        if tuple(leaf) in project:
-            leaves.setdefault(leaf[0], []).append(tuple(leaf))
-    assert graph.conflicts() == {a: sorted(ls) for a, ls in leaves.items() if len(ls) > 1}
+    result = run_django(root, applied)
+    assert result["ok"], result["error"]
+    return result["results"][0]
 
 
 def static(root: Path) -> Project:
@@ -139,12 +90,12 @@ def test_nested_replaces(tmp_path: Path) -> None:
     assert {k for k in graph.nx if k[0] == "a"} == {("a", "0001_squashed_0004"), ("a", "0005_m5")}
     successes = 0
     for seed in ("0", "1", "2", "3", "4", "5"):
-        proc = run_django(root, hash_seed=seed)
-        if proc.returncode == 0:
-            assert_agree(graph, json.loads(proc.stdout))
+        result = run_django(root, hash_seed=seed)
+        if result["ok"]:
+            assert_agree(graph, result["results"][0])
             successes += 1
         else:
-            assert "NodeNotFoundError" in proc.stderr, proc.stderr
+            assert "NodeNotFoundError" in result["error"]["message"], result["error"]
     if successes == 0:
         warnings.warn("Django failed on nested replaces for every hash seed tried", stacklevel=1)
         pytest.skip("this Django could not load the nested squash with the seeds tried")
@@ -272,30 +223,32 @@ def test_random_projects_agree(tmp_path: Path, seed: int) -> None:
     spec, applied = random_spec(rng)
     root = make_tree(tmp_path / "p", spec)
     project = static(root)
-    proc = run_django(root, applied)
-    if proc.returncode != 0:
+    result = run_django(root, applied)
+    if not result["ok"]:
         # Django refuses this project (e.g. a squash range that is not closed); then
         # the static side must report an error-level problem, not silently differ.
         from squasher.graph.check import check_project, exit_code
 
-        assert exit_code(check_project(project)) == 1, proc.stderr
+        assert exit_code(check_project(project)) == 1, result["error"]
         return
     graph = project.graph
     if applied is not None:
         graph = build_graph(project.records_by_path.values(), project.settings, applied=applied,
                             apps=project.packages, unmigrated_apps=project.unmigrated_apps)
-    assert_agree(graph, json.loads(proc.stdout))
+    assert_agree(graph, result["results"][0])
 
 
 def test_settings_import_failure_is_reported_without_traceback(tmp_path: Path) -> None:
     root = make_tree(tmp_path / "p", {"a": chain("a", 1)})
     (root / "settings.py").write_text("SECRET_KEY = 'x'\nimport not_a_module_anywhere\n")
-    proc = run_django(root)
-    assert proc.returncode == 2
-    assert "Traceback" not in proc.stderr
-    assert "cannot load Django settings 'settings'" in proc.stderr
-    assert "No module named 'not_a_module_anywhere'" in proc.stderr
-    assert f"{root / 'settings.py'}:2" in proc.stderr  # the failing line of the user's settings
+    result = run_django(root)
+    assert not result["ok"]
+    error = result["error"]
+    assert error["kind"] == "settings" and "traceback" not in error
+    assert "settings module 'settings' failed to import" in error["message"]
+    assert "No module named 'not_a_module_anywhere'" in error["message"]
+    # the failing line of the user's settings
+    assert (Path(error["path"]), error["line"]) == (root / "settings.py", 2)
 
 
 def test_migration_modules_setting(tmp_path: Path) -> None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from lifecycle_helpers import conflict_project
+from support.lifecycle import conflict_project
 
 from squasher.graph.parse import parse_migration
 

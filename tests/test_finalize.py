@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from lifecycle_helpers import manage
+from support.lifecycle import manage
 
 from squasher.errors import SquasherError
 from squasher.graph.project import Project
@@ -231,7 +231,7 @@ def test_finalize_after_squasher_squash_over_merge_node(sample_project: Path):
 
 def test_nested_squash_closure(tmp_path: Path):
     """S1 replaces S0 and (flattened) S0's originals: all of them go, S0 first is refused."""
-    from lifecycle_helpers import add_field, create, write_project
+    from support.lifecycle import add_field, create, write_project
 
     def replaces(*names: str) -> str:
         return "    replaces = [" + ", ".join(f"('shop', '{n}')" for n in names) + "]\n"
@@ -274,7 +274,7 @@ def test_database_unreachable_is_an_error(sample_project: Path, tmp_path: Path):
 def test_run_before_and_swappable_dependency_of_originals_are_added(tmp_path: Path):
     """An original's run_before and swappable dependency the squash lacks are added to it
     (while `replaces` is there Django applies them through the replaced nodes)."""
-    from lifecycle_helpers import add_field, create, migration_source, write_project
+    from support.lifecycle import add_field, create, migration_source, write_project
 
     root = write_project(tmp_path / "p", {
         "shop": {

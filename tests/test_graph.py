@@ -11,7 +11,7 @@ import random
 from pathlib import Path
 
 import pytest
-from fixtures.trees import chain, make_tree, migration_source
+from support.trees import chain, make_tree, migration_source
 
 from squasher.errors import GraphError, UnknownAppError, UnknownMigrationError, UsageError
 from squasher.graph.graph import build_graph

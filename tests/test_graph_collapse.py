@@ -8,12 +8,12 @@ import json
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, require, run_squasher
-from fixtures.trees import chain, make_tree
+from conftest import require, run_squasher
+from support.trees import chain, make_tree
+from synthetic import generate_project  # benchmarks/, on sys.path by conftest
 
 from squasher.graph.check import check_project
 from squasher.graph.graph import linear_runs
@@ -26,9 +26,6 @@ from squasher.graph.render import (
     collapsed_runs,
     render,
 )
-
-sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-from synthetic import generate_project  # noqa: E402
 
 APP = "app000"
 

@@ -184,7 +184,7 @@ def test_html_screenshot_shows_the_legend_and_the_nodes(sample_project: Path, tm
     require(shutil.which("dot") is not None, "Graphviz (dot)")
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     require(browser is not None, "Chromium (.ci/run installs it)")
-    from fixtures.png import read_png
+    from support.png import read_png
 
     page = tmp_path / "graph.html"
     proc = run_squasher("graph", "-o", str(page), cwd=sample_project)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from test_lsp_support import (
+from support.lsp import (
     ADD_STATUS,
     apply_workspace_edit,
     change_doc,
@@ -65,7 +65,7 @@ async def test_failing_command_is_logged_not_fatal(client: LanguageClient, works
     assert any("create_merge failed" in m and "unknown app 'nope'" in m for m in errors)
     assert any("unknown app 'nope'" in m.message for m in client.messages)  # shown to the user
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="squasher.lifecycle.rebase", arguments=[]))
+        command="squasher.rebase", arguments=[]))
     assert result == {"applied": False}
     assert any("missing command argument(s): app" in m.message for m in client.messages)
     # The server is still alive and answers.
@@ -325,7 +325,7 @@ async def test_list_apps_and_graph_commands(client: LanguageClient, workspace: P
     assert Path(by_app["shop"]["path"]) == workspace / "shop" / "migrations"
 
     graph = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="squasher.graph.graph", arguments=[{"format": "json", "apps": ["shop"]}]))
+        command="squasher.graph", arguments=[{"format": "json", "apps": ["shop"]}]))
     assert graph["nodes"]["shop.0001_initial"] == uri(mig(workspace, "shop", "0001_initial"))
     assert "notes.0001_initial" not in graph["nodes"]
     assert "0002_order_status" in graph["text"]
@@ -350,7 +350,7 @@ async def test_create_merge_command_applies_edit(client: LanguageClient, workspa
 
 async def test_django_commands_refused_without_trust(client: LanguageClient, workspace: Path):
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="squasher.squash.plan", arguments=[{"app": "shop", "start": "0001", "end": "0003"}]))
+        command="squasher.squash", arguments=[{"app": "shop", "start": "0001", "end": "0003"}]))
     assert result == {"applied": False}
     assert any("needs Django features" in m.message for m in client.log_messages)
     before = sorted(p.name for p in (workspace / "shop" / "migrations").iterdir())
@@ -374,7 +374,7 @@ async def test_static_features_never_execute_project_code(client: LanguageClient
         range=types.Range(types.Position(0, 0), types.Position(20, 0)),
         context=types.CodeActionContext(diagnostics=[])))
     await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="squasher.graph.graph", arguments=[{"format": "mermaid"}]))
+        command="squasher.graph", arguments=[{"format": "mermaid"}]))
     assert not marker.exists()
 
 
@@ -474,7 +474,7 @@ class TestSymlinkedWorkspace:
         await wait_until(lambda: "SQ002" not in codes(client, dangling), what="SQ002 gone")
 
         graph = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-            command="squasher.graph.graph", arguments=[{"format": "json"}]))
+            command="squasher.graph", arguments=[{"format": "json"}]))
         assert graph["nodes"]["shop.0002_order_status"] == uri(target)
 
 

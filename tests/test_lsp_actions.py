@@ -15,7 +15,7 @@ import pytest
 from conftest import run_squasher
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from test_lsp_support import (
+from support.lsp import (
     apply_workspace_edit,
     change_doc,
     client_fixture,
@@ -142,7 +142,7 @@ async def test_finalize_squash_action(client: LanguageClient, workspace: Path):
     squash = mig(workspace, "billing", "0001_squashed_0004_alter_invoice_number")
     actions = await actions_at(client, squash, find_position(squash, "class Migration").line)
     action = actions["Finalize squash"]
-    assert action.command.command == "squasher.lifecycle.finalize"
+    assert action.command.command == "squasher.finalize"
     assert list(action.command.arguments) == [
         {"app": "billing", "squash": "0001_squashed_0004_alter_invoice_number"}]
     await apply_action(client, action)
@@ -155,7 +155,7 @@ async def test_finalize_squash_action(client: LanguageClient, workspace: Path):
 async def test_squash_command_runs_in_subprocess_with_progress(client: LanguageClient,
                                                                workspace: Path):
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="squasher.squash.plan", arguments=[{"app": "catalog", "start": "0040", "end": "0047"}]))
+        command="squasher.squash", arguments=[{"app": "catalog", "start": "0040", "end": "0047"}]))
     assert result == {"applied": True}, client.log_messages[-3:]
     created = sorted((workspace / "catalog" / "migrations").glob("0040_*squashed_0047*.py"))
     assert len(created) == 1
@@ -255,7 +255,7 @@ async def test_navigation_on_sample_apps(client: LanguageClient, workspace: Path
 async def test_rebase_command(client: LanguageClient, workspace: Path):
     await conflict_ready(client, workspace)
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="squasher.lifecycle.rebase", arguments=[{"app": "blog", "onto": "0005_post_reading_time"}]))
+        command="squasher.rebase", arguments=[{"app": "blog", "onto": "0005_post_reading_time"}]))
     assert result == {"applied": True}
     assert not mig(workspace, "blog", "0003_post_status").exists()
     assert mig(workspace, "blog", "0006_post_status").exists()
@@ -277,7 +277,7 @@ async def test_client_without_file_operations_gets_server_applied_merge(emacs_cl
     assert merge.edit is None  # a CreateFile would fail in this client
     assert merge.command.command == "squasher.createMerge"
     rebase = actions["Rebase 0005_post_reading_time onto 0003_post_status"]
-    assert rebase.command.command == "squasher.lifecycle.rebase"
+    assert rebase.command.command == "squasher.rebase"
     assert list(rebase.command.arguments) == [{"app": "blog", "onto": "0003_post_status"}]
     await apply_action(client, merge)  # the server writes the files (atomic ChangeSet)
     assert len(list((workspace / "blog" / "migrations").glob("0006_*.py"))) == 1

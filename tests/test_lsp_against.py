@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 from conftest import require, run_squasher
-from fixtures.trees import chain, make_tree
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from test_check_against import commit_on, git, write
-from test_lsp_support import client_fixture, init_options, notify_disk_changes, uri, wait_until
+from support.git_repo import commit_on, git, write
+from support.lsp import client_fixture, init_options, notify_disk_changes, uri, wait_until
+from support.trees import chain, make_tree
 
 client = client_fixture()
 __all__ = ["init_options"]  # the fixture, imported for pytest

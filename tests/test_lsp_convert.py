@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from lsprotocol import types
 from pygls.lsp.client import LanguageClient
 
@@ -186,8 +187,16 @@ def test_changeset_json_round_trip(tmp_path: Path):
     changes.modify(tmp_path / "b.py", "b")
     changes.rename(tmp_path / "c.py", tmp_path / "d.py", "d")
     changes.delete(tmp_path / "e.py")
-    again = cv.changeset_from_json(changes.to_json())
+    again = ChangeSet.from_json(changes.to_json())
     assert again.to_json() == changes.to_json()
+    # ``squasher ... --format json`` relative to --root: anchored at the root given
+    relative = ChangeSet.from_json([{"kind": "modify", "path": "b.py", "text": "b"},
+                                    {"kind": "rename", "path": "c.py", "new_path": "d.py"}],
+                                   root=tmp_path)
+    assert [(c.kind, c.path, c.new_path) for c in relative.changes] == [
+        ("modify", tmp_path / "b.py", None), ("rename", tmp_path / "c.py", tmp_path / "d.py")]
+    with pytest.raises(ValueError, match="unknown change kind"):
+        ChangeSet.from_json([{"kind": "chmod", "path": "a.py"}])
 
 
 def test_stdio_flag_is_accepted_like_language_clients_send_it(tmp_path: Path):

@@ -1,6 +1,6 @@
 """The editor settings the server applies: ``severity`` overrides per check code (sent as the
 ``severity`` initialization option; VS Code's ``squasher.severity``), and code lenses that
-carry a command to run (the squash-suggestion lens runs ``squasher.squash.plan`` when Django
+carry a command to run (the squash-suggestion lens runs ``squasher.squash`` when Django
 features are on; informational lenses have an empty command, which VS Code hides)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from test_lsp_support import client_fixture, uri, wait_until
+from support.lsp import client_fixture, uri, wait_until
 
 from lsp_server.options import Options
 
@@ -94,7 +94,7 @@ async def test_severity_overrides_and_runnable_lenses(client: LanguageClient, wo
         await asyncio.sleep(0.1)
     squash = [lens for lens in found if lens.command.title.startswith("squashable with ")]
     assert squash, [lens.command.title for lens in found]
-    assert squash[0].command.command == "squasher.squash.plan"
+    assert squash[0].command.command == "squasher.squash"
     argument = squash[0].command.arguments[0]
     assert argument["app"] == "billing" and argument["start"].startswith("0005") and argument["end"]
     # the dependents lens is informational: no command (VS Code does not show it)

@@ -11,7 +11,7 @@ import pytest
 from conftest import run_squasher
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from test_lsp_support import client_fixture
+from support.lsp import client_fixture
 
 client = client_fixture(["visual-studio-code"])
 
@@ -33,7 +33,7 @@ def init_options(tmp_path: Path) -> dict:
 async def test_squash_falls_back_to_the_server_interpreter(client: LanguageClient,
                                                            workspace: Path):
     result = await client.workspace_execute_command_async(types.ExecuteCommandParams(
-        command="squasher.squash.plan", arguments=[{"app": "accounts", "end": "0002_user_bio"}]))
+        command="squasher.squash", arguments=[{"app": "accounts", "end": "0002_user_bio"}]))
     assert result == {"applied": True}, client.log_messages[-3:]
     created = sorted((workspace / "accounts" / "migrations").glob("*_squashed_*.py"))
     assert len(created) == 1

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
-from test_lsp_support import client_fixture, mini_project
+from support.lsp import client_fixture, mini_project
 
 from lsp_server.options import Options
 
@@ -48,7 +48,7 @@ def workspace(tmp_path: Path) -> Path:
 
 async def test_string_false_does_not_import_project_code(client: LanguageClient, workspace: Path):
     result = await asyncio.wait_for(client.workspace_execute_command_async(
-        types.ExecuteCommandParams(command="squasher.squash.plan",
+        types.ExecuteCommandParams(command="squasher.squash",
                                    arguments=[{"app": "shop", "start": "0001", "end": "0003"}])), 60)
     assert result == {"applied": False}
     assert not (workspace / "IMPORTED").exists()

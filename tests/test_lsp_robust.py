@@ -16,7 +16,7 @@ import pytest_lsp
 from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
-from test_lsp_support import (
+from support.lsp import (
     ADD_STATUS,
     SERVER_COMMAND,
     change_doc,
@@ -123,7 +123,7 @@ async def bare_client(lsp_client: LanguageClient, workspace: Path):
     await lsp_client.shutdown_session()
 
 
-@pytest.mark.parametrize("command", ["squasher.createMerge", "squasher.lifecycle.rebase"])
+@pytest.mark.parametrize("command", ["squasher.createMerge", "squasher.rebase"])
 async def test_merge_is_refused_while_a_buffer_does_not_parse(bare_client: LanguageClient,
                                                               workspace: Path, command: str):
     client = bare_client

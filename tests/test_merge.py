@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from lifecycle_helpers import conflict_project, create, manage, write_project
+from support.lifecycle import conflict_project, create, manage, write_project
 
 from squasher.graph.project import Project
 from squasher.lifecycle.merge import OverlapError, merge_name, plan_merge

@@ -13,10 +13,7 @@ new squash as applied (else it could never be finalized).
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +21,11 @@ from typing import Any
 
 import pytest
 from conftest import _COPY_IGNORE, SAMPLE_APPS, run_squasher
-from test_django_agreement import assert_agree
-from test_squash_helpers import migrate, schema
+from support.agreement import assert_agree
+from support.squash_db import migrate, schema
 
 from squasher.graph.project import Project
+from squasher.runtime.worker import WorkerClient
 
 OLD = "0001_squashed_0004_alter_invoice_number"
 NEW = f"{OLD}_squashed_0008_default_invoice_tax_rate"
@@ -75,15 +73,14 @@ def trees(tmp_path_factory: pytest.TempPathFactory) -> Trees:
 
 
 def load_with_django(root: Path, applied: list[tuple[str, str]] | None, seed: str
-                     ) -> subprocess.CompletedProcess[str]:
-    """Django's MigrationLoader in its own process (``python -m squasher.runtime.django_setup``);
-    ``applied`` is recorded in an in-memory SQLite database first."""
-    cmd = [sys.executable, "-m", "squasher.runtime.django_setup", "settings", str(root)]
+                     ) -> dict[str, Any]:
+    """Django's MigrationLoader in a worker process (the ``graph`` job of
+    :mod:`squasher.runtime.worker`; ``applied`` recorded in an in-memory SQLite database
+    first): the worker's answer."""
+    step: dict[str, Any] = {"op": "graph"}
     if applied is not None:
-        cmd += ["--applied", *[f"{a}.{n}" for a, n in applied]]
-    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "DATABASE_URL")}
-    env.update(PYTHONHASHSEED=seed, SAMPLE_APPS_SQLITE=":memory:")
-    return subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=300)
+        step["applied"] = [list(key) for key in applied]
+    return WorkerClient("settings", timeout=300, hash_seed=seed).run(root, None, [step])
 
 
 def billing_file(root: Path, name: str) -> Path:
@@ -125,14 +122,12 @@ def test_django_loads_under_every_hash_seed(trees: Trees, applied: list[tuple[st
                                             ) -> None:
     """Django 4.2/5.2 process replacements in the order of a set of module names: the graph
     must be the same whatever PYTHONHASHSEED is (one loader process per seed)."""
-    import json
-
     expected = ({("billing", NEW), ("billing", "0009_demo_invoices")} if applied is None else
                 {("billing", n) for n in [*ORIGINALS, *LATER, "0009_demo_invoices"]})
     for seed in SEEDS:
-        proc = load_with_django(trees.after, applied, seed)
-        assert proc.returncode == 0, f"PYTHONHASHSEED={seed}: {proc.stderr[-2000:]}"
-        data = json.loads(proc.stdout)
+        result = load_with_django(trees.after, applied, seed)
+        assert result["ok"], f"PYTHONHASHSEED={seed}: {result['error']}"
+        data = result["results"][0]
         billing = {tuple(k) for k, external in data["nodes"] if k[0] == "billing"}
         assert billing == expected, f"PYTHONHASHSEED={seed}"
         if applied is None and seed == SEEDS[0]:
@@ -191,7 +186,7 @@ def test_databases_migrate_sqlite(trees: Trees, sqlite_baseline: dict[str, Any],
 
 @pytest.fixture
 def postgres_dbs(require_postgres: str) -> Iterator[list[dict[str, Any]]]:
-    from squasher.runtime.verify import postgres_databases
+    from squasher.runtime.sandbox import postgres_databases
 
     with postgres_databases(require_postgres, len(SCENARIOS) + 1) as dbs:
         yield dbs
@@ -250,4 +245,4 @@ def test_references_from_other_apps(tmp_path: Path) -> None:
     assert run_squasher("check", "billing", "orders", "accounts", cwd=root).returncode == 0
     for seed in SEEDS[:3]:
         loaded = load_with_django(root, None, seed)
-        assert loaded.returncode == 0, f"PYTHONHASHSEED={seed}: {loaded.stderr[-2000:]}"
+        assert loaded["ok"], f"PYTHONHASHSEED={seed}: {loaded['error']}"

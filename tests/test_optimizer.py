@@ -15,17 +15,13 @@ from django import VERSION as DJANGO_VERSION  # noqa: E402
 from django.db import migrations, models  # noqa: E402
 from django.db.migrations.optimizer import MigrationOptimizer  # noqa: E402
 from django.db.migrations.state import ModelState, ProjectState  # noqa: E402
+from synthetic import cubic_from_state, cubic_history, realistic_history  # noqa: E402 - benchmarks/
 
 import squasher.optimizer as optimizer_pkg  # noqa: E402
 from squasher.optimizer import ALL_RULES, optimize  # noqa: E402
 from squasher.optimizer.django_ref import django_length, django_optimize  # noqa: E402
 from squasher.optimizer.guard import project_state, state_differences  # noqa: E402
 from squasher.optimizer.runpython import runpython_models  # noqa: E402
-from squasher.optimizer.synthetic import (  # noqa: E402
-    cubic_from_state,
-    cubic_history,
-    realistic_history,
-)
 
 APP = "app"
 

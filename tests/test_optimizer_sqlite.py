@@ -1,8 +1,7 @@
 """Original vs optimized operations applied to real SQLite databases.
 
-Runs ``python -m squasher.optimizer.samples`` in a subprocess (it configures Django
-itself): the sample project's whole plan, with every run of consecutive migrations of
-one app replaced by squasher's optimized operations, and synthetic realistic histories.
+Runs ``benchmarks/samples.py`` in a subprocess (it configures Django itself): the sample
+project's whole plan, with every run of consecutive migrations of one app replaced by squasher's optimized operations, and synthetic realistic histories.
 The introspected schemas (tables, columns, constraints) and rows must be identical.
 """
 
@@ -21,7 +20,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def _worker(*args: str, cwd: Path, env: dict[str, str] | None = None) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-m", "squasher.optimizer.samples", *args],
+        [sys.executable, str(REPO / "benchmarks" / "samples.py"), *args],
         cwd=cwd, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]

@@ -51,6 +51,12 @@ def test_wheel_metadata_and_contents(wheel: Path) -> None:
     tops = {n.split("/")[0] for n in names if not n.split("/")[0].endswith(".dist-info")}
     assert tops == {"squasher", "lsp_server"}, tops  # no tests, benchmarks or sample_apps
     assert "squasher/management/commands/squasher.py" in names  # the manage.py entry
+    # development tools live in benchmarks/: no synthetic generator or optimizer samples
+    dev = [n for n in names if Path(n).stem in ("samples", "synthetic", "walk_history")]
+    assert dev == [], dev
+    # one Django entry point (the worker) and the sandbox it works in
+    for module in ("worker", "sandbox", "django_setup", "verify", "dbcompare"):
+        assert f"squasher/runtime/{module}.py" in names, module
 
 
 def test_commands_run_from_the_wheel_alone(wheel: Path, tmp_path: Path) -> None:
@@ -113,7 +119,7 @@ def test_sdist_carries_what_its_tests_need(tmp_path: Path) -> None:
         names = [n.split("/", 1)[1] for n in archive.getnames() if "/" in n]
         archive.extractall(tmp_path / "unpacked", filter="data")
     for needed in ("LICENSE", "README.md", "pyproject.toml", "tests/conftest.py",
-                   "tests/test_graph.py", "tests/fixtures/trees.py", "sample_apps/manage.py",
+                   "tests/test_graph.py", "tests/support/trees.py", "sample_apps/manage.py",
                    "sample_apps/catalog/migrations/0001_initial.py", "docs/ARCHITECTURE.md",
                    "squasher/cli/__init__.py", "lsp_server/server.py"):
         assert needed in names, needed

@@ -161,6 +161,8 @@ def test_swappable_default_and_unresolved(tmp_path: Path) -> None:
      "changed inside a block at import time depending on the database"),
     ("operations = [migrations.RunSQL('x')]\n    operations += [migrations.RunSQL('y')]",
      "list concatenation"),
+    ("operations = []\n    operations += [migrations.RunSQL('y')] if settings.DEBUG else []",
+     "list concatenation depending on settings"),
     ("operations = [migrations.RunSQL('x')]\n    operations.extend([migrations.RunSQL('y')])",
      "changed after their assignment"),
 ])

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from lifecycle_helpers import (
+from support.lifecycle import (
     add_field,
     conflict_project,
     create,

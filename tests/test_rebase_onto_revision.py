@@ -7,9 +7,7 @@ from __future__ import annotations
 import json
 
 from conftest import run_squasher
-from test_check_against import commit_on, git, merged_truth, predicted, repo, tree_state, write
-
-__all__ = ["repo"]  # the fixture, imported for pytest
+from support.git_repo import commit_on, git, merged_truth, predicted, tree_state, write
 
 
 def names(root, app: str) -> list[str]:  # type: ignore[no-untyped-def]

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from conftest import SAMPLE_APPS, run_squasher, snapshot_tree
-from test_squash_helpers import hide, migrate, schema, unhide
+from support.squash_db import hide, migrate, schema, unhide
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 from conftest import _COPY_IGNORE, SAMPLE_APPS, run_squasher, snapshot_tree
-from test_squash_helpers import migrate, schema
+from support.squash_db import migrate, schema
 
 IF_ELSE = '''from django.db import connection, migrations
 
@@ -123,7 +123,7 @@ def test_split_around_dynamic_migrations_sqlite(project: Path, tmp_path: Path) -
 @pytest.mark.postgres
 def test_split_around_dynamic_migrations_postgres(project: Path, require_postgres: str,
                                                   tmp_path: Path) -> None:
-    from squasher.runtime.verify import postgres_databases
+    from squasher.runtime.sandbox import postgres_databases
 
     frozen = tmp_path / "frozen" / "sample_apps"
     shutil.copytree(project, frozen)

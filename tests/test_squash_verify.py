@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from test_squash_helpers import migrate
+from support.squash_db import migrate
 
 
 def test_verified_on_sqlite(sample_project: Path) -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_APPS, run_squasher
-from lifecycle_helpers import add_field, create, write_project
+from support.lifecycle import add_field, create, write_project
 
 from squasher.graph.cycles import squash_cycle
 from squasher.graph.project import Project

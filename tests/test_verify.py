@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import SAMPLE_APPS, require, run_squasher, snapshot_tree
-from verify_project import SQUASH_NAME, make_project, write_files
+from support.verify_project import SQUASH_NAME, make_project, write_files
 
 from squasher.errors import (
     DatabaseUnavailableError,
@@ -18,7 +18,9 @@ from squasher.errors import (
     UsageError,
     VerificationError,
 )
-from squasher.runtime.verify import copy_project, resolve_settings_module, verify_squash
+from squasher.runtime.django_setup import resolve_settings_module
+from squasher.runtime.sandbox import copy_project
+from squasher.runtime.verify import verify_squash
 
 PG_ENV = "SQUASHER_POSTGRES_DSN"
 
@@ -43,10 +45,10 @@ def created_tmp_dirs(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
 @pytest.fixture
 def created_pg_databases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Names of the throwaway databases verify_squash creates in this test."""
-    import squasher.runtime.verify as verify_module
+    import squasher.runtime.sandbox as sandbox
 
     names: list[str] = []
-    original = verify_module.postgres_databases
+    original = sandbox.postgres_databases
 
     @contextmanager
     def recording(server, count: int, **kw):  # type: ignore[no-untyped-def]
@@ -54,7 +56,7 @@ def created_pg_databases(monkeypatch: pytest.MonkeyPatch) -> list[str]:
             names.extend(db["NAME"] for db in dbs)
             yield dbs
 
-    monkeypatch.setattr(verify_module, "postgres_databases", recording)
+    monkeypatch.setattr(sandbox, "postgres_databases", recording)
     return names
 
 
@@ -90,9 +92,9 @@ def test_correct_squash_verifies_and_leaves_nothing_behind(
     assert "OK" in report.render().splitlines()[0]
     assert snapshot_tree(project) == before_tree
     assert not (project / "db.sqlite3").exists()
-    # one folder for the verification (and one while the settings' DATABASES were read),
-    # every one removed
-    assert [d.name[:16] for d in created_tmp_dirs] == ["squasher-setting", "squasher-verify-"]
+    # one folder for the verification (and one for the worker job that read the settings'
+    # DATABASES), every one removed
+    assert [d.name.split("-")[1] for d in created_tmp_dirs] == ["job", "verify"]
     assert not any(d.exists() for d in created_tmp_dirs)
 
 

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import pytest
 from conftest import run_squasher, snapshot_tree
-from verify_project import SETTINGS, SQUASH_NAME, make_project
+from support.verify_project import SETTINGS, SQUASH_NAME, make_project
 
 from squasher.errors import DatabaseUnavailableError, UsageError
-from squasher.runtime.throwaway_db import (
+from squasher.runtime.sandbox import (
     DSN_ENV,
     POSTGRESQL,
     SQLITE,

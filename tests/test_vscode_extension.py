@@ -38,8 +38,8 @@ PALETTE = {
     "squasher.restartServer": "Restart server",
 }
 SERVER_COMMANDS = [
-    "squasher.listApps", "squasher.graph.graph", "squasher.createMerge", "squasher.lifecycle.rebase",
-    "squasher.squash.plan", "squasher.lifecycle.finalize", "squasher.conflictCount",
+    "squasher.listApps", "squasher.graph", "squasher.createMerge", "squasher.rebase",
+    "squasher.squash", "squasher.finalize", "squasher.conflictCount",
 ]
 
 

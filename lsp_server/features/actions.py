@@ -11,7 +11,7 @@ from typing import Any
 import networkx as nx
 
 from lsp_server.features.locate import dotted, resolve_reference
-from lsp_server.index import ProjectState, WorkspaceIndex
+from lsp_server.index import IndexedProject, WorkspaceIndex
 from squasher.errors import MigrationParseError
 from squasher.fileops import ChangeSet
 from squasher.records import MigrationRecord, Problem, Severity, Span
@@ -39,7 +39,7 @@ def _overlaps(span: Span | None, first: int, last: int) -> bool:
 
 
 def plan_actions(
-    index: WorkspaceIndex, state: ProjectState, record: MigrationRecord,
+    index: WorkspaceIndex, state: IndexedProject, record: MigrationRecord,
     first_line: int, last_line: int, django: bool,
     read_text: Callable[[Path], str] | None = None,
 ) -> list[PlannedAction]:
@@ -72,23 +72,23 @@ def plan_actions(
         if s is not None:
             out.append(PlannedAction(
                 title=f"Squash {s.label}", kind="refactor.rewrite", codes=("SQ100",),
-                command=("squasher.squash.plan", {"app": s.app, "start": s.first[1], "end": s.last[1]}),
+                command=("squasher.squash", {"app": s.app, "start": s.first[1], "end": s.last[1]}),
             ))
     if django and _originals_present(state, record) and _overlaps(record.class_span, first_line, last_line):
         out.append(PlannedAction(
             title="Finalize squash", kind="refactor.rewrite", codes=("SQ005",),
-            command=("squasher.lifecycle.finalize", {"app": record.app_label, "squash": record.name}),
+            command=("squasher.finalize", {"app": record.app_label, "squash": record.name}),
         ))
     return out
 
 
-def _originals_present(state: ProjectState, record: MigrationRecord) -> bool:
+def _originals_present(state: IndexedProject, record: MigrationRecord) -> bool:
     if not record.is_squash:
         return False
     return any(ref.key in state.graph.records for ref in record.replaces if ref.key)
 
 
-def require_parsable_buffers(state: ProjectState, app: str, buffers: Collection[Path]) -> None:
+def require_parsable_buffers(state: IndexedProject, app: str, buffers: Collection[Path]) -> None:
     """Refuse to plan from half-typed editor buffers.
 
     A buffer that does not parse has lost its dependencies in the graph, so a merge or
@@ -115,7 +115,7 @@ def require_parsable_buffers(state: ProjectState, app: str, buffers: Collection[
                 hint="finish the edit (or undo it) and run the command again")
 
 
-def plan_merge_changes(state: ProjectState, app: str, buffers: Collection[Path] = ()) -> ChangeSet:
+def plan_merge_changes(state: IndexedProject, app: str, buffers: Collection[Path] = ()) -> ChangeSet:
     """The merge migration for ``app``; refused while an affected buffer does not parse."""
     from squasher.lifecycle.merge import plan_merge
 
@@ -123,7 +123,7 @@ def plan_merge_changes(state: ProjectState, app: str, buffers: Collection[Path] 
     return plan_merge(state.project, apps=[app]).changes
 
 
-def plan_rebase_changes(state: ProjectState, app: str, onto: str | None,
+def plan_rebase_changes(state: IndexedProject, app: str, onto: str | None,
                         read_text: Callable[[Path], str] | None = None,
                         buffers: Collection[Path] = ()) -> ChangeSet:
     """The rebase of ``app``; refused while an affected buffer does not parse."""
@@ -133,7 +133,7 @@ def plan_rebase_changes(state: ProjectState, app: str, onto: str | None,
     return plan_rebase(state.project, app, onto=onto, read_text=read_text).changes
 
 
-def plan_rebase_onto_changes(state: ProjectState, app: str, rev: str,
+def plan_rebase_onto_changes(state: IndexedProject, app: str, rev: str,
                              buffers: Collection[Path] = ()) -> ChangeSet:
     """``merge --rebase --onto REV`` for ``app`` (planned from the files on disk: REV's side
     is compared with them); refused while an affected buffer does not parse."""
@@ -147,7 +147,7 @@ def plan_rebase_onto_changes(state: ProjectState, app: str, rev: str,
     return plans[0].changes
 
 
-def _conflict_actions(state: ProjectState, record: MigrationRecord,
+def _conflict_actions(state: IndexedProject, record: MigrationRecord,
                       read_text: Callable[[Path], str] | None = None,
                       buffers: Collection[Path] = ()) -> list[PlannedAction]:
     out: list[PlannedAction] = []
@@ -169,7 +169,7 @@ def _conflict_actions(state: ProjectState, record: MigrationRecord,
             out.append(PlannedAction(
                 title=title, kind="quickfix", codes=("SQ001",),
                 changes=plan_rebase_changes(state, app, leaf[1], read_text, buffers),
-                fallback=("squasher.lifecycle.rebase", {"app": app, "onto": leaf[1]}),
+                fallback=("squasher.rebase", {"app": app, "onto": leaf[1]}),
             ))
         except Exception as exc:
             out.append(PlannedAction(title=title, kind="quickfix", errors=[f"rebase: {exc}"]))
@@ -180,7 +180,7 @@ _STRING = re.compile(r"""(['"])(?P<name>[^'"]*)\1""")
 
 
 def _point_at_squash(
-    index: WorkspaceIndex, state: ProjectState, record: MigrationRecord, problem: Problem,
+    index: WorkspaceIndex, state: IndexedProject, record: MigrationRecord, problem: Problem,
 ) -> PlannedAction | None:
     graph = state.graph
     for ref in (*record.dependencies, *record.run_before):

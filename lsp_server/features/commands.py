@@ -9,11 +9,24 @@ import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import squasher
 from lsp_server.convert import path_to_uri
-from lsp_server.index import ProjectState, WorkspaceIndex
+from lsp_server.index import IndexedProject, WorkspaceIndex
+from squasher.fileops import ChangeSet
+
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
+
+
+def argument(args: tuple[Any, ...], *required: str) -> dict[str, Any]:
+    """A command's one JSON-object argument (ARCHITECTURE.md), with required keys checked."""
+    options = args[0] if args and isinstance(args[0], dict) else {}
+    missing = [key for key in required if not options.get(key)]
+    if missing:
+        raise ValueError(f"missing command argument(s): {', '.join(missing)}")
+    return options
 
 
 def list_apps(index: WorkspaceIndex,
@@ -62,14 +75,14 @@ def graph_text(index: WorkspaceIndex, fmt: str = "mermaid", apps: list[str] | No
     return {"text": "\n".join(t for t in texts if t), "nodes": nodes}
 
 
-def _render(graph: Any, fmt: str, apps: list[str] | None, root: Path) -> str:
+def _render(graph: MigrationGraph, fmt: str, apps: list[str] | None, root: Path) -> str:
     from squasher.graph.render import render
 
     known = [app for app in apps or graph.apps() if app in graph.apps()]
     return render(graph, fmt, apps=known, root=root) if known else ""
 
 
-def find_state(index: WorkspaceIndex, app: str) -> ProjectState:
+def find_state(index: WorkspaceIndex, app: str) -> IndexedProject:
     for state in index.states.values():
         if app in state.graph.apps():
             return state
@@ -77,13 +90,14 @@ def find_state(index: WorkspaceIndex, app: str) -> ProjectState:
 
 
 async def run_squash_subprocess(
-    state: ProjectState, app: str, start: str | None, end: str,
+    state: IndexedProject, app: str, start: str | None, end: str,
     interpreter: str | None, settings_module: str | None,
     on_step: Callable[[str], None] | None = None,
-) -> list[dict[str, Any]]:
+) -> ChangeSet:
     """``squasher squash APP [START] END --dry-run --verify --format json`` with the user's
     interpreter: the squash is verified in a copy, as the CLI verifies it, and nothing is
-    written; the editor applies the returned changes as one edit.
+    written; the editor applies the returned changes as one edit. The command's JSON
+    (``ChangeSet.to_json``) becomes a :class:`ChangeSet` here, once.
 
     The user's interpreter has the project's dependencies; this server's ``squasher``
     package is put first on its ``PYTHONPATH`` so the two need not be installed together.
@@ -110,7 +124,7 @@ async def run_squash_subprocess(
         raise RuntimeError(f"squasher squash failed ({code}): {message[-2000:]}")
     start_json = out.find("{")
     data = json.loads(out[start_json:] if start_json >= 0 else out)
-    return list(data["changes"])
+    return ChangeSet.from_json(data["changes"], root=state.root)
 
 
 #: a progress line of the CLI (``squasher.cli._progress``): ``[  12.3s] verifying ...``
@@ -141,7 +155,7 @@ async def _run(cmd: list[str], cwd: Path, env: dict[str, str],
     return proc.returncode or 0, out.decode("utf-8", "replace"), "\n".join(err_lines)
 
 
-def plan_finalize_changes(state: ProjectState, app: str, squash: str) -> Any:
+def plan_finalize_changes(state: IndexedProject, app: str, squash: str) -> ChangeSet:
     from squasher.lifecycle.finalize import plan_finalize
 
     return plan_finalize(state.project, app, squashes=[squash]).changes

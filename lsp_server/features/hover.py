@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, TypeVar
 
 from lsp_server.features.locate import Hit, dotted, resolve_reference
 from squasher.records import MigrationKey, MigrationRecord, OperationSummary
+
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
+
+_T = TypeVar("_T")
 
 MAX_LINES = 25
 
@@ -29,14 +35,14 @@ def _keys(keys: list[MigrationKey]) -> str:
     return text + (f", … and {len(keys) - MAX_KEYS} more" if len(keys) > MAX_KEYS else "")
 
 
-def _safe(fn: Any, *args: Any) -> Any:
+def _safe(fn: Callable[..., _T], *args: object) -> _T | None:
     try:
         return fn(*args)
     except Exception:
         return None
 
 
-def describe_target(graph: Any, root: Path, key: MigrationKey) -> str:
+def describe_target(graph: MigrationGraph, root: Path, key: MigrationKey) -> str:
     """A dependency / replaces / run_before target: file, operations, neighbours."""
     record: MigrationRecord | None = graph.records.get(key)
     node = graph.full.nodes.get(key) if key in graph.full else None
@@ -59,7 +65,7 @@ def describe_target(graph: Any, root: Path, key: MigrationKey) -> str:
     return "\n\n".join(lines)
 
 
-def _neighbours(graph: Any, key: MigrationKey) -> list[str]:
+def _neighbours(graph: MigrationGraph, key: MigrationKey) -> list[str]:
     out = []
     in_effective = key in graph.nx
     if in_effective:
@@ -74,7 +80,7 @@ def _neighbours(graph: Any, key: MigrationKey) -> list[str]:
     return out
 
 
-def describe_place(graph: Any, root: Path, record: MigrationRecord) -> str:
+def describe_place(graph: MigrationGraph, root: Path, record: MigrationRecord) -> str:
     """Hover on ``class Migration``: the migration's place in the graph."""
     key = record.key
     roles = []
@@ -102,7 +108,7 @@ def describe_place(graph: Any, root: Path, record: MigrationRecord) -> str:
 MAX_SCANNED = 1000
 
 
-def _later_keys(graph: Any, key: MigrationKey, limit: int | None = None) -> tuple[list[MigrationKey], bool]:
+def _later_keys(graph: MigrationGraph, key: MigrationKey, limit: int | None = None) -> tuple[list[MigrationKey], bool]:
     """Up to ``limit`` descendants of ``key``, nearest first: the app's own migrations by
     name (plan order for numbered migrations), then other apps'. Best-first over the
     effective graph, so only the part that is looked at is walked.
@@ -132,7 +138,7 @@ def _later_keys(graph: Any, key: MigrationKey, limit: int | None = None) -> tupl
     return out, False
 
 
-def later_operations(graph: Any, record: MigrationRecord, op: OperationSummary) -> str:
+def later_operations(graph: MigrationGraph, record: MigrationRecord, op: OperationSummary) -> str:
     """Hover on an operation: later operations touching the same model (following renames).
 
     Bounded work: at most ``MAX_SCANNED`` later migrations are searched and ``MAX_LINES``
@@ -183,7 +189,7 @@ def later_operations(graph: Any, record: MigrationRecord, op: OperationSummary) 
     return head + f"\n\nLater operations on {title}:\n" + "\n".join(shown)
 
 
-def hover_text(graph: Any, root: Path, record: MigrationRecord, hit: Hit) -> str | None:
+def hover_text(graph: MigrationGraph, root: Path, record: MigrationRecord, hit: Hit) -> str | None:
     if hit.kind == "reference" and hit.reference is not None:
         key = resolve_reference(graph, hit.reference)
         if key is None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lsp_server.index import ProjectState, WorkspaceIndex
+from lsp_server.index import IndexedProject, WorkspaceIndex
 from squasher.records import MigrationRecord
 
 
@@ -20,7 +20,7 @@ class Lens:
     argument: dict[str, Any] | None = None
 
 
-def lenses(index: WorkspaceIndex, state: ProjectState, record: MigrationRecord,
+def lenses(index: WorkspaceIndex, state: IndexedProject, record: MigrationRecord,
            django_features: bool = False) -> list[Lens]:
     graph = state.graph
     key = record.key
@@ -31,13 +31,13 @@ def lenses(index: WorkspaceIndex, state: ProjectState, record: MigrationRecord,
     s = index.suggestion_containing(state, key)
     if s is not None:
         title = f"squashable with {len(s.members) - 1} others ({s.label})"
-        if django_features:  # squasher.squash.plan imports the project: only when allowed
-            out.append(Lens(title, "squasher.squash.plan",
+        if django_features:  # the squasher.squash command imports the project: only when allowed
+            out.append(Lens(title, "squasher.squash",
                             {"app": s.app, "start": s.first[1], "end": s.last[1]}))
         else:
             out.append(Lens(title))
     return out
 
 
-def lens_titles(index: WorkspaceIndex, state: ProjectState, record: MigrationRecord) -> list[str]:
+def lens_titles(index: WorkspaceIndex, state: IndexedProject, record: MigrationRecord) -> list[str]:
     return [lens.title for lens in lenses(index, state, record)]

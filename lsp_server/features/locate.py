@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING
 
 from lsp_server.convert import span_contains
-from squasher.records import MigrationKey, MigrationRecord, OperationSummary, Reference
+from lsp_server.index import header_span
+from squasher.records import MigrationKey, MigrationRecord, OperationSummary, Reference, Span
+
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
 
 
 @dataclass(frozen=True)
@@ -32,7 +36,16 @@ def item_at(record: MigrationRecord, line: int, col: int) -> Hit | None:
     return None
 
 
-def resolve_reference(graph: Any, ref: Reference) -> MigrationKey | None:
+def hit_span(record: MigrationRecord, hit: Hit) -> Span | None:
+    """What a hover on ``hit`` highlights: the reference, the operation, or the class line."""
+    if hit.reference is not None:
+        return hit.reference.span
+    if hit.operation is not None:
+        return hit.operation.span
+    return header_span(record)
+
+
+def resolve_reference(graph: MigrationGraph, ref: Reference) -> MigrationKey | None:
     """The node a reference points at (``__first__``/``__latest__`` resolved), if known."""
     key = ref.key
     if key is None:

@@ -139,7 +139,7 @@ def main(argv: Sequence[str] | None = None, prog: str = "squasher") -> int:
         return 141
 
 
-def _located_cycle(error: SquasherError, root: object) -> SquasherError | None:
+def _located_cycle(error: SquasherError, root: Path | None) -> SquasherError | None:
     """When Django's loader refused a cyclic history (squash, verify, compact, finalize),
     the same cycle read statically, with the file and line of the dependency closing it
     (exit 1 like every other cycle report). ``None`` when that is not the case or the

@@ -41,23 +41,25 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import networkx as nx
 
 from squasher.errors import CircularDependencyError
 from squasher.records import MigrationKey
 
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
+
+
 __all__ = [
     "squash_cycle",
     "split_without_cycles",
-    "find_split_points",
-    "simulate_replacement",
     "format_cycle",
 ]
 
 
-def _nx(graph: Any) -> nx.DiGraph:
+def _nx(graph: MigrationGraph | nx.DiGraph) -> nx.DiGraph:
     """Accept a :class:`squasher.graph.graph.MigrationGraph` (its effective ``.nx``) or a DiGraph."""
     if isinstance(graph, nx.DiGraph):
         return graph
@@ -71,7 +73,7 @@ def _member_set(g: nx.DiGraph, members: Iterable[MigrationKey]) -> set[Migration
     return {tuple(m) for m in members if tuple(m) in g}  # type: ignore[misc]
 
 
-def squash_cycle(graph: Any, app: str, members: Sequence[MigrationKey]) -> list[MigrationKey] | None:
+def squash_cycle(graph: MigrationGraph | nx.DiGraph, app: str, members: Sequence[MigrationKey]) -> list[MigrationKey] | None:
     """Simulate replacing ``members`` by one squash node; return a cycle path or ``None``.
 
     The path is ``[a, x1, ..., xk, b]``: ``a`` and ``b`` are members, ``x1..xk`` are not;
@@ -109,38 +111,7 @@ def squash_cycle(graph: Any, app: str, members: Sequence[MigrationKey]) -> list[
     return None
 
 
-def simulate_replacement(
-    graph: Any,
-    squash_key: MigrationKey,
-    members: Sequence[MigrationKey],
-    deps: Iterable[MigrationKey] = (),
-) -> nx.DiGraph:
-    """The effective graph Django's loader would build with ``squash_key`` replacing ``members``.
-
-    A copy of the graph where ``members`` are removed and their outside edges re-pointed to
-    ``squash_key`` (``remove_replaced_nodes``), plus edges from ``deps`` (the squash's own
-    ``dependencies``; members among them are skipped as Django does).
-    """
-    g = _nx(graph)
-    inside = _member_set(g, members)
-    out = g.copy()
-    out.add_node(squash_key, record=None, external=False, squash_of=sorted(inside))
-    for m in inside:
-        for parent in g.predecessors(m):
-            if parent not in inside:
-                out.add_edge(parent, squash_key)
-        for child in g.successors(m):
-            if child not in inside:
-                out.add_edge(squash_key, child)
-    out.remove_nodes_from(inside)
-    for dep in deps:
-        dep = tuple(dep)  # type: ignore[assignment]
-        if dep not in inside and dep != squash_key:
-            out.add_edge(dep, squash_key)
-    return out
-
-
-def _plan_order(graph: Any, g: nx.DiGraph, app: str, members: Sequence[MigrationKey]) -> list[MigrationKey]:
+def _plan_order(graph: MigrationGraph | nx.DiGraph, g: nx.DiGraph, app: str, members: Sequence[MigrationKey]) -> list[MigrationKey]:
     """``members`` (deduplicated, in the graph) in a topological order.
 
     The caller's order is kept when it is already topological (the squash command passes
@@ -173,7 +144,7 @@ def _plan_order(graph: Any, g: nx.DiGraph, app: str, members: Sequence[Migration
     plan: list[MigrationKey] | None = None
     app_plan = getattr(graph, "app_plan", None)
     if callable(app_plan) and all(m[0] == app for m in ordered):
-        plan = [tuple(k) for k in app_plan(app)]  # type: ignore[misc]
+        plan = [tuple(k) for k in app_plan(app)]
     if plan is None or not seen.issubset(plan):
         try:
             plan = list(nx.lexicographical_topological_sort(g))
@@ -189,7 +160,7 @@ def _plan_order(graph: Any, g: nx.DiGraph, app: str, members: Sequence[Migration
 
 
 def split_without_cycles(
-    graph: Any, app: str, members: Sequence[MigrationKey]
+    graph: MigrationGraph | nx.DiGraph, app: str, members: Sequence[MigrationKey]
 ) -> list[list[MigrationKey]]:
     """Minimum number of consecutive pieces (plan order) none of which creates a cycle.
 
@@ -211,11 +182,6 @@ def split_without_cycles(
         pieces.append(ordered[start:end])
         start = end
     return pieces
-
-
-def find_split_points(graph: Any, app: str, members: Sequence[MigrationKey]) -> list[MigrationKey]:
-    """The first migration of every piece after the first (where new squashes must start)."""
-    return [piece[0] for piece in split_without_cycles(graph, app, members)[1:]]
 
 
 def format_cycle(path: Sequence[MigrationKey], squash_label: str = "the squash") -> str:

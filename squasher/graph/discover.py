@@ -300,7 +300,7 @@ def _evaluate(node: ast.AST, values: dict[str, object]) -> object:
             key = _evaluate(key_node, values)
             if key is UNKNOWN or value is UNKNOWN:
                 return UNKNOWN
-            result[key] = value  # type: ignore[index]
+            result[key] = value
         return result
     if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add | ast.BitOr):
         left, right = _evaluate(node.left, values), _evaluate(node.right, values)
@@ -322,7 +322,7 @@ def _assign(values: dict[str, object], target: ast.AST, value: object) -> None:
         container = values.get(target.value.id)
         key = _evaluate(target.slice, values)
         if isinstance(container, dict) and key is not UNKNOWN and value is not UNKNOWN:
-            container[key] = value  # type: ignore[index]
+            container[key] = value
         else:
             values[target.value.id] = UNKNOWN
     elif isinstance(target, ast.Tuple | ast.List):
@@ -351,12 +351,12 @@ def _read_settings_file(path: Path, root: Path, module: str, values: dict[str, o
                 parts = package.split(".") if package else []
                 if node.level > 1:
                     parts = parts[: len(parts) - (node.level - 1)]
-                target = ".".join([*parts, node.module] if node.module else parts)
+                imported = ".".join([*parts, node.module] if node.module else parts)
             else:
-                target = node.module or ""
-            target_file = _module_file(root, target) if target else None
-            if target_file is not None:
-                _read_settings_file(target_file, root, target, values, seen)
+                imported = node.module or ""
+            imported_file = _module_file(root, imported) if imported else None
+            if imported_file is not None:
+                _read_settings_file(imported_file, root, imported, values, seen)
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             if node.value is None:
                 continue

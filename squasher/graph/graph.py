@@ -105,7 +105,7 @@ class MigrationGraph:
         return list(self._apps)
 
     def invalidate(self) -> None:
-        """Forget derived indexes after ``full``/``nx`` were changed in place (``Project.update_file``)."""
+        """Forget derived indexes after ``full``/``nx`` were changed in place (:meth:`patch`)."""
         self._by_app = None
         self._sorted_parents = None
         self._leaves = {}
@@ -429,6 +429,89 @@ class MigrationGraph:
                         line=problem.span.line if problem.span else None,
                         hint="fix that file, or pass --settings so Django reads the graph")
 
+    # -- incremental updates (``Project.update_file``) ----------------------------------
+
+    def can_patch(self, old: MigrationRecord | None, new: MigrationRecord | None) -> bool:
+        """Whether :meth:`patch` can replace ``old`` by ``new`` (one file's record before and
+        after an edit; ``None``: no file) in place.
+
+        Only a plain migration's own node and dependency edges are patched: anything that
+        interacts with replacement or name resolution (squashes, replaced migrations,
+        ``run_before``, ``__first__``/``__latest__``, unresolved swappable dependencies, a
+        dependency on itself) takes the full rebuild, which is Django's algorithm verbatim.
+        """
+        records = [r for r in (old, new) if r is not None]
+        key = records[0].key
+        if any(r.key != key or r.replaces or r.run_before for r in records):
+            return False
+        if self.replaced_by(key) is not None:
+            return False
+        for record in records:
+            for ref in record.dependencies:
+                target = ref.key
+                if target is None or ref.name in SPECIAL_NAMES:
+                    return False
+                if target == key or self.replaced_by(target) is not None:
+                    return False
+        return True
+
+    def patch(self, old: MigrationRecord | None, new: MigrationRecord | None) -> None:
+        """Replace ``old`` by ``new`` in both graphs in place, for a pair :meth:`can_patch`
+        accepts: the node is added, updated or removed (kept as ``missing`` while others
+        still reference it) and its dependency edges follow the new ``dependencies``."""
+        key = (old if old is not None else new).key  # type: ignore[union-attr]
+        # every dependency names an app here (can_patch refuses unresolved ones)
+        old_parents = {r.key for r in old.dependencies if r.key is not None} if old else set()
+        new_parents = {r.key for r in new.dependencies if r.key is not None} if new else set()
+        project_apps = set(self._apps)
+        for g in (self.full, self.nx):
+            _patch_node(g, key, new, old_parents, new_parents, project_apps)
+        self.invalidate()  # nodes and edges changed
+        if new is None:
+            self.records.pop(key, None)
+        else:
+            self.records[key] = new
+
+    def swap_record(self, record: MigrationRecord) -> None:
+        """Replace a record without touching edges (only its operations/flags changed)."""
+        self.records[record.key] = record
+        for g in (self.full, self.nx):
+            if record.key in g:
+                g.nodes[record.key]["record"] = record
+
+
+def _patch_node(g: nx.DiGraph, key: MigrationKey, new: MigrationRecord | None,
+                old_parents: set[MigrationKey], new_parents: set[MigrationKey],
+                project_apps: set[str]) -> None:
+    """One graph's half of :meth:`MigrationGraph.patch`."""
+    if new is not None:
+        if key in g:  # was a missing node (something depended on the file before it existed)
+            g.nodes[key].update(record=new, external=False, missing=False)
+        else:
+            g.add_node(key, record=new, external=False, missing=False)
+    for parent in old_parents - new_parents:
+        pdata = g.nodes.get(parent)
+        # Keep an edge that the parent's own run_before also creates.
+        prec = pdata.get("record") if pdata else None
+        if prec is not None and any(r.key == key for r in prec.run_before):
+            continue
+        if g.has_edge(parent, key):
+            g.remove_edge(parent, key)
+        if pdata is not None and (pdata.get("missing") or pdata.get("external")) \
+                and g.degree(parent) == 0:
+            g.remove_node(parent)
+    for parent in new_parents - old_parents:
+        if parent not in g:
+            external = parent[0] not in project_apps
+            g.add_node(parent, record=None, external=external, missing=not external)
+        g.add_edge(parent, key)
+    if new is None:
+        if g.out_degree(key) or g.in_degree(key):
+            # Others still depend on (or run before) the deleted file: now dangling.
+            g.nodes[key].update(record=None, external=False, missing=True)
+        else:
+            g.remove_node(key)
+
 
 def linear_runs(edges: Iterable[tuple[MigrationKey, MigrationKey]],
                 collapsible: Callable[[MigrationKey], bool],
@@ -583,7 +666,7 @@ def _replacement_order(by_key: Mapping[MigrationKey, MigrationRecord]) -> list[M
         state[key] = 1
         for ref in by_key[key].replaces:
             inner = ref.key
-            if inner in by_key and by_key[inner].replaces:
+            if inner is not None and inner in by_key and by_key[inner].replaces:
                 visit(inner)
         state[key] = 2
         order.append(key)

@@ -61,7 +61,7 @@ _FIELD_OPS = frozenset({"AddField", "RemoveField", "AlterField"})
 _RELATED_FIELDS = frozenset({"ForeignKey", "OneToOneField", "ManyToManyField", "ForeignObject"})
 
 
-def _span(node: ast.AST) -> Span:
+def _span(node: ast.expr | ast.stmt) -> Span:
     return Span(node.lineno, node.col_offset, node.end_lineno, node.end_col_offset)
 
 
@@ -122,7 +122,7 @@ class _Reader:
         # object): the target app is unknown statically, not an error (Django resolves it).
         return Reference(None, "__first__", span, swappable_setting=_dotted(arg) or "?")
 
-    def references(self, attr: str, value: ast.AST) -> tuple[Reference, ...]:
+    def references(self, attr: str, value: ast.expr) -> tuple[Reference, ...]:
         """Entries of ``dependencies``/``replaces``/``run_before``; non-literals become problems."""
         if not isinstance(value, ast.List | ast.Tuple):
             self.problem(
@@ -229,15 +229,15 @@ class _Reader:
             elidable=isinstance(elidable, ast.Constant) and elidable.value is True,
         )
 
-    def operations(self, value: ast.AST) -> tuple[tuple[OperationSummary, ...], list[tuple[Span, str]]]:
+    def operations(self, value: ast.expr) -> tuple[tuple[OperationSummary, ...], list[tuple[Span, str]]]:
         dynamic: list[tuple[Span, str]] = []
         if not isinstance(value, ast.List | ast.Tuple):
             dynamic.append((_span(value), _dynamic_reason(value)))
             # Still summarise the literal parts (``[...] + [...]``) for display.
             calls = [n for n in ast.walk(value) if isinstance(n, ast.List | ast.Tuple)]
-            ops = tuple(self.operation(e) for lst in calls for e in lst.elts
-                        if isinstance(e, ast.Call) and _call_name(e.func))
-            return ops, dynamic
+            literal = tuple(self.operation(e) for lst in calls for e in lst.elts
+                            if isinstance(e, ast.Call) and _call_name(e.func))
+            return literal, dynamic
         ops: list[OperationSummary] = []
         for element in value.elts:
             if isinstance(element, ast.Call) and _call_name(element.func):
@@ -345,64 +345,110 @@ def parse_migration(path: str | Path, app_label: str, source: str | None = None,
 
 def _parse(path: Path, app_label: str, source: str | None,
            settings: ProjectSettings | None) -> MigrationRecord:
-    name = path.stem
+    """The file read, decoded, parsed and its ``Migration`` class found, then the class read.
+    A step that fails records its problem and the file becomes an unreadable record."""
     reader = _Reader(path, app_label, settings)
+    text, mtime_ns, size = _read_source(reader, source)
+    tree = _syntax_tree(reader, text) if text is not None else None
+    cls = _migration_class(reader, tree) if tree is not None else None
+    if tree is None or cls is None:
+        return MigrationRecord(app_label, path.stem, path, None,
+                               parse_problems=tuple(reader.problems), mtime_ns=mtime_ns, size=size)
+    return _read_class(reader, tree, cls, mtime_ns, size)
+
+
+def _read_source(reader: _Reader, source: str | None) -> tuple[str | None, int, int]:
+    """(text, mtime_ns, size): ``source`` (an editor buffer) or the file's decoded bytes, and
+    the file's stat when it exists, for the project cache. ``None`` text when the file cannot
+    be read or decoded (the problem is recorded)."""
+    path = reader.path
     mtime_ns = size = 0
-    if source is None:
-        try:
-            with open(path, "rb") as fh:
-                st = os.fstat(fh.fileno())
-                mtime_ns, size = st.st_mtime_ns, st.st_size
-                data = fh.read()
-        except OSError as error:
-            reader.problem(f"cannot read migration file: {error.strerror or error}", Span(1))
-            return MigrationRecord(app_label, name, path, None, parse_problems=tuple(reader.problems),
-                                   mtime_ns=mtime_ns, size=size)
-        text, reason, line = _decode(data)
-        if text is None:
-            reader.problem(reason or "cannot decode file", Span(line),
-                           hint="save the file as UTF-8")
-            return MigrationRecord(app_label, name, path, None, parse_problems=tuple(reader.problems),
-                                   mtime_ns=mtime_ns, size=size)
-        source = text
-    else:
+    if source is not None:
         try:
             st = os.stat(path)
             mtime_ns, size = st.st_mtime_ns, st.st_size
         except OSError:
             pass
+        return source, mtime_ns, size
     try:
-        tree = ast.parse(source, filename=str(path))
+        with open(path, "rb") as fh:
+            st = os.fstat(fh.fileno())
+            mtime_ns, size = st.st_mtime_ns, st.st_size
+            data = fh.read()
+    except OSError as error:
+        reader.problem(f"cannot read migration file: {error.strerror or error}", Span(1))
+        return None, mtime_ns, size
+    text, reason, line = _decode(data)
+    if text is None:
+        reader.problem(reason or "cannot decode file", Span(line), hint="save the file as UTF-8")
+    return text, mtime_ns, size
+
+
+def _syntax_tree(reader: _Reader, source: str) -> ast.Module | None:
+    """The module's syntax tree, or ``None`` with the reason recorded (a syntax error
+    where the parser stopped, nesting too deep, null bytes)."""
+    try:
+        return ast.parse(source, filename=str(reader.path))
     except SyntaxError as error:
         line = error.lineno or 1
         col = max((error.offset or 1) - 1, 0)
         reader.problem(f"syntax error: {error.msg}", Span(line, col),
                        hint="fix the syntax so the migration can be read")
-        return MigrationRecord(app_label, name, path, None, parse_problems=tuple(reader.problems),
-                               mtime_ns=mtime_ns, size=size)
     except (RecursionError, MemoryError):
         reader.problem("expression nesting too deep to parse", Span(1))
-        return MigrationRecord(app_label, name, path, None, parse_problems=tuple(reader.problems),
-                               mtime_ns=mtime_ns, size=size)
     except ValueError as error:  # null bytes
         reader.problem(f"cannot parse file: {error}", Span(1))
-        return MigrationRecord(app_label, name, path, None, parse_problems=tuple(reader.problems),
-                               mtime_ns=mtime_ns, size=size)
+    return None
 
+
+def _migration_class(reader: _Reader, tree: ast.Module) -> ast.ClassDef | None:
+    """The module's ``class Migration`` (the last definition wins, as at import time), or
+    ``None`` with a problem: a module without one is not a migration Django can load."""
     cls = None
     for node in tree.body:
         if isinstance(node, ast.ClassDef) and node.name == "Migration":
-            cls = node  # the last definition wins, as at import time
+            cls = node
     if cls is None:
         reader.problem("no `class Migration` in migration file", Span(1),
                        hint="a migration module must define `class Migration(migrations.Migration)`; "
                             "move helper modules out of the migrations package or prefix them with `_`")
-        return MigrationRecord(app_label, name, path, None, parse_problems=tuple(reader.problems),
-                               mtime_ns=mtime_ns, size=size)
+    return cls
 
-    values: dict[str, ast.AST] = {}
-    spans: dict[str, Span] = {}
+
+def _read_class(reader: _Reader, tree: ast.Module, cls: ast.ClassDef, mtime_ns: int,
+                size: int) -> MigrationRecord:
+    """The record of a file with a ``Migration`` class: its attributes as written, what
+    changes them at import time, then the references and operations they hold."""
     dynamic: list[tuple[Span, str]] = []
+    values, spans = _class_attributes(reader, cls, dynamic)
+    _module_level_changes(reader, tree, cls, dynamic)
+    deps = reader.references("dependencies", values["dependencies"]) if "dependencies" in values else ()
+    replaces = reader.references("replaces", values["replaces"]) if "replaces" in values else ()
+    run_before = reader.references("run_before", values["run_before"]) if "run_before" in values else ()
+    operations: tuple[OperationSummary, ...] = ()
+    if "operations" in values:
+        operations, dyn = reader.operations(values["operations"])
+        dynamic.extend(dyn)
+    return MigrationRecord(
+        app_label=reader.app_label, name=reader.path.stem, path=reader.path,
+        class_span=Span(cls.lineno, cls.col_offset, cls.end_lineno, cls.end_col_offset),
+        dependencies=deps, replaces=replaces, run_before=run_before,
+        initial=_flag(values, "initial", None), atomic=bool(_flag(values, "atomic", True)),
+        operations=operations,
+        dependencies_span=spans.get("dependencies"), replaces_span=spans.get("replaces"),
+        run_before_span=spans.get("run_before"), operations_span=spans.get("operations"),
+        dynamic_operations=tuple(dynamic), parse_problems=tuple(reader.problems),
+        mtime_ns=mtime_ns, size=size,
+    )
+
+
+def _class_attributes(reader: _Reader, cls: ast.ClassDef, dynamic: list[tuple[Span, str]]
+                      ) -> tuple[dict[str, ast.expr], dict[str, Span]]:
+    """(value, span) of each attribute of :data:`_CLASS_ATTRS` assigned in the class body.
+    Operations changed in the body (``+=``, ``operations.append``, assigned in an ``if``)
+    are added to ``dynamic``; references changed that way cannot be read: problems."""
+    values: dict[str, ast.expr] = {}
+    spans: dict[str, Span] = {}
     for stmt in cls.body:
         if isinstance(stmt, ast.Assign | ast.AnnAssign | ast.AugAssign):
             targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -410,7 +456,9 @@ def _parse(path: Path, app_label: str, source: str | None,
                 if isinstance(target, ast.Name) and target.id in _CLASS_ATTRS and stmt.value is not None:
                     if isinstance(stmt, ast.AugAssign):
                         if target.id == "operations":
-                            dynamic.append((_span(stmt), _dynamic_reason(ast.BinOp())))
+                            # ``operations += value`` is ``operations + value``
+                            concat = ast.BinOp(left=target, op=ast.Add(), right=stmt.value)
+                            dynamic.append((_span(stmt), _dynamic_reason(concat)))
                         else:
                             reader.problem(f"`{target.id}` is extended with `+=`; it cannot be read statically",
                                            _span(stmt))
@@ -425,11 +473,17 @@ def _parse(path: Path, app_label: str, source: str | None,
             if "operations" in assigned or _mutates_operations(stmt):
                 dynamic.append((_span(stmt), "operations assigned or changed inside a block at import time"
                                 + _environment_hint(stmt)))
-            for attr in ("dependencies", "replaces", "run_before") :
+            for attr in ("dependencies", "replaces", "run_before"):
                 if attr in assigned:
                     reader.problem(f"`{attr}` is assigned inside a conditional or loop; it cannot be read statically",
                                    _span(stmt))
-    # Module-level code that mutates the class after its definition.
+    return values, spans
+
+
+def _module_level_changes(reader: _Reader, tree: ast.Module, cls: ast.ClassDef,
+                          dynamic: list[tuple[Span, str]]) -> None:
+    """Module-level code after the class that changes it (``Migration.operations += ...``):
+    operations become dynamic, references unreadable."""
     for node in tree.body:
         if node.lineno <= cls.lineno:
             continue
@@ -440,27 +494,11 @@ def _parse(path: Path, app_label: str, source: str | None,
                 elif sub.attr in ("dependencies", "replaces", "run_before"):
                     reader.problem(f"`Migration.{sub.attr}` is changed by module-level code", _span(node))
 
-    deps = reader.references("dependencies", values["dependencies"]) if "dependencies" in values else ()
-    replaces = reader.references("replaces", values["replaces"]) if "replaces" in values else ()
-    run_before = reader.references("run_before", values["run_before"]) if "run_before" in values else ()
-    operations: tuple[OperationSummary, ...] = ()
-    if "operations" in values:
-        operations, dyn = reader.operations(values["operations"])
-        dynamic.extend(dyn)
-    initial: bool | None = None
-    if "initial" in values and isinstance(values["initial"], ast.Constant):
-        initial = bool(values["initial"].value)
-    atomic = True
-    if "atomic" in values and isinstance(values["atomic"], ast.Constant):
-        atomic = bool(values["atomic"].value)
 
-    return MigrationRecord(
-        app_label=app_label, name=name, path=path,
-        class_span=Span(cls.lineno, cls.col_offset, cls.end_lineno, cls.end_col_offset),
-        dependencies=deps, replaces=replaces, run_before=run_before,
-        initial=initial, atomic=atomic, operations=operations,
-        dependencies_span=spans.get("dependencies"), replaces_span=spans.get("replaces"),
-        run_before_span=spans.get("run_before"), operations_span=spans.get("operations"),
-        dynamic_operations=tuple(dynamic), parse_problems=tuple(reader.problems),
-        mtime_ns=mtime_ns, size=size,
-    )
+def _flag(values: dict[str, ast.expr], attr: str, default: bool | None) -> bool | None:
+    """A boolean class attribute written as a constant (``initial = True``); ``default`` when
+    it is absent or computed."""
+    value = values.get(attr)
+    if isinstance(value, ast.Constant):
+        return bool(value.value)
+    return default

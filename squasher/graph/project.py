@@ -189,7 +189,7 @@ class Project:
             self.records_by_path[path] = new
         with no_gc():
             if old is not None and new is not None and _same_edges(old, new):
-                self._swap_record(new)
+                self.graph.swap_record(new)
             elif not self._patch(old, new):
                 self._rebuild()
         return new
@@ -198,63 +198,16 @@ class Project:
         """Update one plain migration's node and edges in place; False when a full rebuild is needed.
 
         Handles the common edits: adding, removing or typing a dependency of an ordinary
-        migration, creating or deleting an ordinary migration file. Anything that
-        interacts with replacement or name resolution — squashes, replaced migrations,
-        ``run_before``, ``__first__``/``__latest__``, unresolved swappable dependencies,
-        an app others resolve ``__first__``/``__latest__`` in — takes the full rebuild,
-        which is Django's algorithm verbatim.
+        migration, creating or deleting an ordinary migration file. The graph decides what it
+        can patch (:meth:`MigrationGraph.can_patch`); an app others resolve
+        ``__first__``/``__latest__`` in also takes the full rebuild (its shape matters to them).
         """
-        graph = self.graph
-        records = [r for r in (old, new) if r is not None]
-        key = records[0].key
-        if any(r.key != key or r.replaces or r.run_before for r in records):
+        if not self.graph.can_patch(old, new):
             return False
-        if graph.replaced_by(key) is not None:
-            return False
-        for record in records:
-            for ref in record.dependencies:
-                if ref.app_label is None or ref.name in ("__first__", "__latest__"):
-                    return False
-                if ref.key == key or graph.replaced_by(ref.key) is not None:
-                    return False
+        key = (old if old is not None else new).key  # type: ignore[union-attr]
         if key[0] in self._special_targets():
             return False
-        old_parents = {r.key for r in old.dependencies} if old else set()
-        new_parents = {r.key for r in new.dependencies} if new else set()
-        project_apps = set(graph.apps())
-        for g in (graph.full, graph.nx):
-            if new is not None:
-                if key in g:  # was a missing node (something depended on the file before it existed)
-                    g.nodes[key].update(record=new, external=False, missing=False)
-                else:
-                    g.add_node(key, record=new, external=False, missing=False)
-            for parent in old_parents - new_parents:
-                pdata = g.nodes.get(parent)
-                # Keep an edge that the parent's own run_before also creates.
-                prec = pdata.get("record") if pdata else None
-                if prec is not None and any(r.key == key for r in prec.run_before):
-                    continue
-                if g.has_edge(parent, key):
-                    g.remove_edge(parent, key)
-                if pdata is not None and (pdata.get("missing") or pdata.get("external")) \
-                        and g.degree(parent) == 0:
-                    g.remove_node(parent)
-            for parent in new_parents - old_parents:
-                if parent not in g:
-                    external = parent[0] not in project_apps
-                    g.add_node(parent, record=None, external=external, missing=not external)
-                g.add_edge(parent, key)
-            if new is None:
-                if g.out_degree(key) or g.in_degree(key):
-                    # Others still depend on (or run before) the deleted file: now dangling.
-                    g.nodes[key].update(record=None, external=False, missing=True)
-                else:
-                    g.remove_node(key)
-        graph.invalidate()  # nodes and edges changed
-        if new is None:
-            graph.records.pop(key, None)
-        else:
-            graph.records[key] = new
+        self.graph.patch(old, new)
         return True
 
     def _special_targets(self) -> set[str]:
@@ -273,14 +226,6 @@ class Project:
                     apps.add(ref.app_label)
         self.__dict__["_special_cache"] = (self.graph, apps)
         return apps
-
-    def _swap_record(self, record: MigrationRecord) -> None:
-        """Replace a record without touching edges (only its operations/flags changed)."""
-        graph = self.graph
-        graph.records[record.key] = record
-        for g in (graph.full, graph.nx):
-            if record.key in g:
-                g.nodes[record.key]["record"] = record
 
     def _rebuild(self) -> None:
         self.graph = build_graph(self.records_by_path.values(), self.settings,
@@ -431,22 +376,26 @@ class _Decoder:
     def __init__(self) -> None:
         self.spans: dict[tuple, Span] = {}
 
-    def span(self, value: tuple | None) -> Span | None:
-        if value is None:
-            return None
+    def span(self, value: tuple) -> Span:
         span = self.spans.get(value)
         if span is None:
             line, col, end_line, end_col = value
             span = self.spans[value] = Span(line, col, end_line, end_col)
         return span
 
+    def optional_span(self, value: tuple | None) -> Span | None:
+        if value is None:
+            return None
+        span = self.spans.get(value)  # inline: a warm load decodes every span
+        return span if span is not None else self.span(value)
+
     def ref(self, value: tuple) -> Reference:
         app_label, name, span, swappable = value
-        return Reference(app_label, name, self.span(span), swappable)  # type: ignore[arg-type]
+        return Reference(app_label, name, self.span(span), swappable)
 
     def problem(self, value: tuple) -> Problem:
         code, message, path, span, severity, key, related, hint = value
-        return Problem(code, message, None if path is None else Path(path), self.span(span),
+        return Problem(code, message, None if path is None else Path(path), self.optional_span(span),
                        _SEVERITIES[severity], None if key is None else tuple(key),
                        tuple((Path(rp), self.span(rs), rt) for rp, rs, rt in related), hint)
 
@@ -456,14 +405,15 @@ class _Decoder:
         (app_label, name, stored_path, class_span, deps, replaces, run_before, initial, atomic, ops,
          deps_span, replaces_span, run_before_span, ops_span, dynamic, problems,
          mtime_ns, size) = value
-        span = self.span
+        span, optional_span = self.span, self.optional_span
         return MigrationRecord(
-            app_label, name, path if path is not None else Path(stored_path), span(class_span),
+            app_label, name, path if path is not None else Path(stored_path), optional_span(class_span),
             tuple(self.ref(x) for x in deps), tuple(self.ref(x) for x in replaces),
             tuple(self.ref(x) for x in run_before), initial, atomic,
             tuple(OperationSummary(kind, span(sp), model, fld, new, tuple(refs), elidable)
                   for kind, sp, model, fld, new, refs, elidable in ops),
-            span(deps_span), span(replaces_span), span(run_before_span), span(ops_span),
+            optional_span(deps_span), optional_span(replaces_span), optional_span(run_before_span),
+            optional_span(ops_span),
             tuple((span(sp), why) for sp, why in dynamic),
             tuple(self.problem(p) for p in problems), mtime_ns, size,
         )
@@ -492,13 +442,13 @@ class _Cache:
         self.file = cache_file_for(root)
         # Records depend on the parser's code too: a changed parse.py/records.py
         # (upgrade, development checkout) invalidates the cache.
-        code = []
+        code: list[tuple[int, int] | None] = []
         for module in (parse_module, records_module):
             try:
-                st = os.stat(module.__file__)
-                code.append((st.st_mtime_ns, st.st_size))
-            except (OSError, TypeError):
-                code.append(None)
+                st = os.stat(module.__file__) if module.__file__ is not None else None
+            except OSError:
+                st = None
+            code.append(None if st is None else (st.st_mtime_ns, st.st_size))
         fingerprint = repr((_CACHE_VERSION, code, sorted(settings.swappable.items())))
         self.fingerprint = hashlib.sha1(fingerprint.encode()).hexdigest()
         #: path -> (file key, app label, encoded record, decoded record or None)

@@ -6,10 +6,11 @@ several squashes) -> verify each squash (original vs squashed history on fresh d
 Suggestions are recomputed after every squash (each new squash is a barrier for the next
 ones), so the squashes written together never create a cycle between them either.
 
-Before and after, the whole project is migrated on a fresh database in an isolated process
-(``python -m squasher.lifecycle.compact time JOB.json``) and the time spent applying each app's
-migrations is measured (MigrationExecutor progress callback), giving the before/after
-table per app: migrations, operations, fresh-database ``migrate`` seconds.
+Before and after, the whole project is migrated on a fresh database in a
+:mod:`squasher.runtime.worker` process (a ``migrate`` job with ``per_app``) and the time
+spent applying each app's migrations is measured (MigrationExecutor progress callback),
+giving the before/after table per app: migrations, operations, fresh-database ``migrate``
+seconds.
 
 Apps with more than one leaf are skipped (``squasher merge`` first): their fresh
 ``migrate`` would be refused. ``dry_run`` only lists the planned squashes.
@@ -25,30 +26,32 @@ migrates). When one fails, the loop stops and the tree is left exactly as it was
 from __future__ import annotations
 
 import importlib
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.errors import SettingsError, SquasherError, VerificationError
 from squasher.fileops import ChangeSet
 from squasher.lifecycle.suggest import Suggestion, suggest
 from squasher.records import MigrationKey
-from squasher.runtime.throwaway_db import (
-    POSTGRESQL,
+from squasher.runtime.sandbox import (
     SQLITE_BACKEND,
     Backend,
-    postgres_databases,
+    DatabasePool,
+    claim_temp_dir,
+    copy_project,
+    remove_stale_temp_dirs,
     resolve_backend,
+    source_files,
     split_legacy_database,
 )
+from squasher.runtime.worker import WorkerClient
+
+if TYPE_CHECKING:
+    from squasher.graph.project import Project
 
 __all__ = ["AppStats", "CompactReport", "compact", "measure", "migrate_times"]
 
@@ -116,7 +119,7 @@ def pair_total(before: float, after: float | None) -> str:
     return f"{before:.2f} -> {after:.2f}" if after is not None else f"{before:.2f}"
 
 
-def measure(project: Any, apps: Iterable[str]) -> dict[str, AppStats]:
+def measure(project: Project, apps: Iterable[str]) -> dict[str, AppStats]:
     """Effective migrations and operations per app (squashes in effect count once)."""
     graph = project.graph
     out: dict[str, AppStats] = {}
@@ -130,41 +133,6 @@ def measure(project: Any, apps: Iterable[str]) -> dict[str, AppStats]:
 # ------------------------------------------------------------------ fresh migrate timing
 
 
-def _time_job(job_path: str) -> int:
-    """Worker entry: migrate a fresh database, time each app's migrations."""
-    job = json.loads(Path(job_path).read_text())
-    result: dict[str, Any]
-    try:
-        from squasher.runtime.worker import _setup
-
-        _setup(job)
-        from django.db import connection
-        from django.db.migrations.executor import MigrationExecutor
-
-        per_app: dict[str, float] = {}
-        count: dict[str, int] = {}
-        current: dict[str, Any] = {}
-
-        def callback(action: str, migration: Any = None, fake: bool = False) -> None:
-            if action == "apply_start":
-                current["t"] = time.perf_counter()
-            elif action == "apply_success" and migration is not None:
-                spent = time.perf_counter() - current.get("t", time.perf_counter())
-                per_app[migration.app_label] = per_app.get(migration.app_label, 0.0) + spent
-                count[migration.app_label] = count.get(migration.app_label, 0) + 1
-
-        started = time.perf_counter()
-        executor = MigrationExecutor(connection, callback)
-        executor.migrate(executor.loader.graph.leaf_nodes())
-        result = {"ok": True, "per_app": per_app, "count": count,
-                  "total": time.perf_counter() - started}
-    except Exception as exc:  # noqa: BLE001 - reported to the parent as data
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-        result = {"ok": False, "error": f"{type(exc).__name__}: {first}"}
-    Path(job["output"]).write_text(json.dumps(result))
-    return 0
-
-
 def django_app_labels(root: Path, settings_module: str) -> set[str]:
     """Labels of the project's apps whose migrations Django loads with ``settings_module``.
 
@@ -172,52 +140,35 @@ def django_app_labels(root: Path, settings_module: str) -> set[str]:
     ``INSTALLED_APPS`` has one too, but Django would never run a squash of it. Runs the
     loader in its own process (Django can be set up once per process).
     """
-    proc = subprocess.run(
-        [sys.executable, "-m", "squasher.runtime.django_setup", settings_module, str(root)],
-        cwd=root, capture_output=True, text=True, timeout=600,
-        env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
-    )
-    if proc.returncode != 0:
-        detail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
-        raise SettingsError(f"Django could not load the project's migrations: {detail}",
-                            path=root, hint="run `squasher check`, then `manage.py migrate`")
-    nodes = json.loads(proc.stdout)["nodes"]
+    worker = WorkerClient(settings_module, timeout=600, error=SettingsError,
+                          name="the worker loading the project's migrations")
+    result = worker.run(root, None, [{"op": "graph"}])
+    if not result["ok"]:
+        raise SettingsError(
+            f"Django could not load the project's migrations: {result['error']['message']}",
+            path=root, hint="run `squasher check`, then `manage.py migrate`")
+    nodes = result["results"][0]["nodes"]
     return {app for (app, _name), external in nodes if not external}
 
 
 def migrate_times(root: Path, settings_module: str, backend: Backend = SQLITE_BACKEND
                   ) -> dict[str, Any]:
     """Migrate a copy of ``root`` on a fresh database; ``{"per_app", "count", "total"}``."""
-    from squasher.runtime.verify import claim_temp_dir, copy_project
-
     tmp = Path(tempfile.mkdtemp(prefix="squasher-compact-"))
     claim_temp_dir(tmp)
     try:
         tree = copy_project(root, tmp / "tree")
-
-        def run(db: dict[str, Any]) -> dict[str, Any]:
-            job = {"root": str(tree), "settings": settings_module, "database": db,
-                   "output": str(tmp / "out.json")}
-            (tmp / "job.json").write_text(json.dumps(job))
-            env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
-                   "DJANGO_SETTINGS_MODULE": settings_module}
-            proc = subprocess.run([sys.executable, "-m", "squasher.lifecycle.compact", "time", str(tmp / "job.json")],
-                                  cwd=tree, env=env, capture_output=True, text=True, timeout=600)
-            out = tmp / "out.json"
-            if not out.exists():
-                tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-                raise VerificationError(f"the timing worker died (exit {proc.returncode}): {tail}")
-            return json.loads(out.read_text())
-
-        if backend.engine == POSTGRESQL:
-            with postgres_databases(backend, 1) as dbs:
-                result = run(dbs[0])
-        else:
-            result = run({"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "time.sqlite3")})
-        if not result.get("ok"):
-            raise VerificationError(f"fresh `migrate` of the project failed: {result.get('error')}",
-                                    hint="run `squasher check` and `manage.py migrate` to see why")
-        return result
+        worker = WorkerClient(settings_module, timeout=600, name="the timing worker")
+        with DatabasePool(backend, tmp) as pool:
+            (database,) = pool.make(["time"])
+            result = worker.run(tree, database, [{"op": "migrate", "targets": None,
+                                                  "signals": False, "per_app": True}])
+        if not result["ok"]:
+            raise VerificationError(
+                f"fresh `migrate` of the project failed: {result['error']['message']}",
+                hint="run `squasher check` and `manage.py migrate` to see why")
+        timed = result["results"][0]
+        return {"per_app": timed["per_app"], "count": timed["count"], "total": timed["seconds"]}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
@@ -225,27 +176,11 @@ def migrate_times(root: Path, settings_module: str, backend: Backend = SQLITE_BA
 # ------------------------------------------------------------------------------ compact
 
 
-def _files(base: Path) -> dict[str, bytes]:
-    """Source files below ``base`` (as :func:`squasher.runtime.verify.copy_project` copies them)."""
-    from squasher.runtime.verify import _ignore
-
-    out: dict[str, bytes] = {}
-    for directory, dirs, names in os.walk(base):
-        skipped = _ignore(directory, dirs + names)
-        dirs[:] = sorted(d for d in dirs if d not in skipped)
-        for name in sorted(names):
-            if name in skipped:
-                continue
-            path = Path(directory) / name
-            out[path.relative_to(base).as_posix()] = path.read_bytes()
-    return out
-
-
 def _staged_changes(root: Path, work: Path, baseline: dict[str, bytes]) -> ChangeSet:
     """One :class:`ChangeSet` making in ``root`` what compaction changed in its copy ``work``
     (``baseline``: the copy's files before compaction)."""
     changes = ChangeSet()
-    result = _files(work)
+    result = source_files(work)
     for rel in sorted(set(baseline) | set(result)):
         old, new = baseline.get(rel), result.get(rel)
         if old == new:
@@ -277,7 +212,6 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
     """
     from squasher.graph.project import Project
     from squasher.runtime.django_setup import resolve_settings_module
-    from squasher.runtime.verify import claim_temp_dir, copy_project, remove_stale_temp_dirs
 
     root = Path(root).resolve()
     remove_stale_temp_dirs()
@@ -325,7 +259,7 @@ def compact(root: str | Path, apps: Iterable[str] | None = None, *, keep_last: i
     claim_temp_dir(tmp)
     try:
         work = copy_project(root, tmp / "tree").resolve()
-        baseline = _files(work)
+        baseline = source_files(work)
 
         def here(text: str) -> str:
             """Paths of the working copy shown as paths of the user's project."""
@@ -406,15 +340,3 @@ def _squash_all(work: Path, scope: list[str], keep_last: int, settings: str, bac
             say(f"  verified {piece.name}: {len(piece.members)} migrations, "
                 f"{piece.ops_before} -> {piece.ops_after} operations, on {backend.label}")
     return written, project
-
-
-def main(argv: list[str] | None = None) -> int:  # pragma: no cover - exercised through compact()
-    args = sys.argv[1:] if argv is None else argv
-    if len(args) == 2 and args[0] == "time":
-        return _time_job(args[1])
-    print("usage: python -m squasher.lifecycle.compact time JOB.json", file=sys.stderr)
-    return 2
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

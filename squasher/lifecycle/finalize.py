@@ -33,11 +33,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.errors import GraphError, SquasherError, UsageError
 from squasher.fileops import ChangeSet
 from squasher.lifecycle.references import (
+    RewriteResult,
     graph_after,
     new_missing_nodes,
     rewrite_project_references,
@@ -45,6 +46,10 @@ from squasher.lifecycle.references import (
 )
 from squasher.records import MigrationKey
 from squasher.runtime.django_setup import applied_migrations
+
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
+    from squasher.graph.project import Project
 
 __all__ = ["FinalizePlan", "FinalizeError", "NotAppliedError", "plan_finalize"]
 
@@ -94,7 +99,7 @@ class FinalizePlan:
         }
 
 
-def _closure(graph: Any, squash: MigrationKey) -> list[MigrationKey]:
+def _closure(graph: MigrationGraph, squash: MigrationKey) -> list[MigrationKey]:
     """Every key ``squash`` replaces, directly or through replaced squashes (order kept)."""
     out: list[MigrationKey] = []
     seen = {squash}
@@ -112,7 +117,7 @@ def _closure(graph: Any, squash: MigrationKey) -> list[MigrationKey]:
     return out
 
 
-def plan_finalize(project: Any, app: str, squashes: Sequence[str | MigrationKey] | None = None, *,
+def plan_finalize(project: Project, app: str, squashes: Sequence[str | MigrationKey] | None = None, *,
                   finish: bool = False, databases: Iterable[str] = (),
                   settings_module: str | None = None,
                   applied: dict[str, set[MigrationKey]] | None = None) -> FinalizePlan:
@@ -125,13 +130,36 @@ def plan_finalize(project: Any, app: str, squashes: Sequence[str | MigrationKey]
     graph = project.graph
     graph.require_app(app)
     plan = FinalizePlan(changes=ChangeSet(), app=app)
+    keys = _requested_squashes(graph, app, squashes)
+    if not keys:
+        plan.message = f"nothing to finalize: {app} has no squashed migration (no `replaces`)"
+        return plan
+    _refuse_non_squashes(graph, app, keys)
+    closures = _outermost_closures(graph, keys)
+    mapping = _plan_deletions(graph, app, plan, closures, finish)
+    if databases:
+        _check_applied(project, plan, closures, list(databases), settings_module, applied)
+    _stage_reference_rewrites(graph, plan, closures, mapping)
+    for key, closure in closures.items():
+        _stage_squash_edit(graph, plan, key, closure, mapping)
+    _stage_deletions(graph, plan)
+    _post_check(project, plan)
+    return plan
+
+
+def _requested_squashes(graph: MigrationGraph, app: str, squashes: Sequence[str | MigrationKey] | None
+                        ) -> list[MigrationKey]:
+    """The keys asked for (names or prefixes resolved), default every squash of ``app``;
+    empty when the app has none (nothing to do)."""
     if squashes:
-        keys = [s if isinstance(s, tuple) else graph.resolve(app, s) for s in squashes]
-    else:
-        keys = graph.squashes(app)
-        if not keys:
-            plan.message = f"nothing to finalize: {app} has no squashed migration (no `replaces`)"
-            return plan
+        return [s if isinstance(s, tuple) else graph.resolve(app, s) for s in squashes]
+    return graph.squashes(app)
+
+
+def _refuse_non_squashes(graph: MigrationGraph, app: str, keys: list[MigrationKey]) -> None:
+    """Refuse a key that is not a squash, or a squash replaced by another squash that is not
+    finalized with it (finalizing the inner one alone would leave the outer one naming
+    deleted files)."""
     for key in keys:
         record = graph.records.get(key)
         if record is None or not record.replaces:
@@ -146,9 +174,23 @@ def plan_finalize(project: Any, app: str, squashes: Sequence[str | MigrationKey]
             raise FinalizeError(
                 f"{key[1]} is itself replaced by the squash {outer[1]}; finalize that one",
                 path=record.path, hint=f"squasher finalize {outer[0]} {outer[1]}")
+
+
+def _outermost_closures(graph: MigrationGraph, keys: list[MigrationKey]
+                        ) -> dict[MigrationKey, list[MigrationKey]]:
+    """``{squash: every key it replaces}`` for the squashes no other requested squash
+    replaces: an inner squash is finalized (deleted) as part of its outer one."""
     closures = {k: _closure(graph, k) for k in keys}
     keys = [k for k in keys if not any(k in closures[o] for o in keys if o != k)]
-    closures = {k: closures[k] for k in keys}
+    return {k: closures[k] for k in keys}
+
+
+def _plan_deletions(graph: MigrationGraph, app: str, plan: FinalizePlan,
+                    closures: dict[MigrationKey, list[MigrationKey]], finish: bool
+                    ) -> dict[MigrationKey, MigrationKey | None]:
+    """Fill ``plan.deleted`` (replaced files on disk) and ``plan.missing`` (already gone);
+    a squash with some of each is half-finalized and refused unless ``finish``. Returns
+    ``{replaced: its squash}``, how references are rewritten."""
     mapping: dict[MigrationKey, MigrationKey | None] = {}
     for key, closure in closures.items():
         for old in closure:
@@ -168,11 +210,14 @@ def plan_finalize(project: Any, app: str, squashes: Sequence[str | MigrationKey]
                     line=record.replaces_span.line if record.replaces_span else None,
                     hint=f"run `squasher finalize {app} {key[1]} --finish` to delete the rest and finish",
                 )
+    return mapping
 
-    if databases:
-        _check_applied(project, plan, closures, list(databases), settings_module, applied)
 
-    squash_paths = {graph.records[k].path for k in keys}
+def _stage_reference_rewrites(graph: MigrationGraph, plan: FinalizePlan,
+                              closures: dict[MigrationKey, list[MigrationKey]],
+                              mapping: dict[MigrationKey, MigrationKey | None]) -> None:
+    """Every other file (any app) naming a replaced migration now names its squash."""
+    squash_paths = {graph.records[k].path for k in closures}
     deleted_paths = [graph.records[k].path for ks in plan.deleted.values() for k in ks]
     others = rewrite_project_references(
         graph.records.values(), mapping, exclude=[*squash_paths, *deleted_paths])
@@ -180,51 +225,64 @@ def plan_finalize(project: Any, app: str, squashes: Sequence[str | MigrationKey]
         plan.changes.modify(path, result.text)
         plan.rewritten.append(path)
 
-    for key in keys:
-        record = graph.records[key]
-        own = {old: (None if new == key else new) for old, new in mapping.items()}
-        needed = _needed_dependencies(graph, key, closures[key], mapping, plan)
-        text = Path(record.path).read_text("utf-8")
-        result = rewrite_source(text, rename=own, add_dependencies=needed.dependencies,
-                                add_run_before=needed.run_before, add_swappable=needed.swappable,
-                                drop_attributes=["replaces"], path=record.path)
-        if "replaces" not in result.dropped_attributes:
-            raise FinalizeError(
-                f"cannot remove `replaces` from {key[1]}: it is not a plain class attribute",
-                path=record.path, line=record.replaces_span.line if record.replaces_span else None,
-                hint="write `replaces = [...]` directly in the Migration class")
-        if result.added:
-            plan.added_dependencies[key] = list(result.added)
-        if result.added_run_before:
-            plan.added_run_before[key] = list(result.added_run_before)
-        for target, origin in needed.run_before_from.items():
-            plan.run_before_from[key, target] = origin
-        for setting, origin in needed.swappable_from.items():
-            plan.swappable_from[key, setting] = origin
-        missing_rb = [k for k in needed.run_before if k not in result.added_run_before]
-        for target in missing_rb:
-            plan.warnings.append(
-                f"{needed.run_before_from[target]} has run_before {target[0]}.{target[1]}, which "
-                f"{key[1]} lacks and which could not be added (its `run_before` is not a literal "
-                "list); add it by hand")
-        if result.added_swappable:
-            plan.added_swappable[key] = list(result.added_swappable)
-        else:
-            for setting in needed.swappable:
-                plan.warnings.append(
-                    f"{needed.swappable_from[setting]} depends on swappable_dependency(settings."
-                    f"{setting}), which {key[1]} lacks and which could not be added (its "
-                    "`dependencies` is not a literal list, or `settings`/`migrations` name "
-                    "something else there); add it by hand")
-        plan.changes.modify(record.path, result.text)
-        plan.finalized.append(key)
 
+def _stage_squash_edit(graph: MigrationGraph, plan: FinalizePlan, key: MigrationKey,
+                       closure: list[MigrationKey],
+                       mapping: dict[MigrationKey, MigrationKey | None]) -> None:
+    """The squash's own file: ``replaces`` removed (refused when it is not a plain class
+    attribute), references to replaced migrations rewritten (to itself: dropped), and what
+    it must carry from its originals added (:func:`_needed_dependencies`)."""
+    record = graph.records[key]
+    own = {old: (None if new == key else new) for old, new in mapping.items()}
+    needed = _needed_dependencies(graph, key, closure, mapping, plan)
+    text = Path(record.path).read_text("utf-8")
+    result = rewrite_source(text, rename=own, add_dependencies=needed.dependencies,
+                            add_run_before=needed.run_before, add_swappable=needed.swappable,
+                            drop_attributes=["replaces"], path=record.path)
+    if "replaces" not in result.dropped_attributes:
+        raise FinalizeError(
+            f"cannot remove `replaces` from {key[1]}: it is not a plain class attribute",
+            path=record.path, line=record.replaces_span.line if record.replaces_span else None,
+            hint="write `replaces = [...]` directly in the Migration class")
+    _record_additions(plan, key, needed, result)
+    plan.changes.modify(record.path, result.text)
+    plan.finalized.append(key)
+
+
+def _record_additions(plan: FinalizePlan, key: MigrationKey, needed: _Needed,
+                      result: RewriteResult) -> None:
+    """Say in ``plan`` what the squash gained (and from which original), and warn about what
+    it needs but could not be given (its lists are not literals): added by hand."""
+    if result.added:
+        plan.added_dependencies[key] = list(result.added)
+    if result.added_run_before:
+        plan.added_run_before[key] = list(result.added_run_before)
+    for target, origin in needed.run_before_from.items():
+        plan.run_before_from[key, target] = origin
+    for setting, origin in needed.swappable_from.items():
+        plan.swappable_from[key, setting] = origin
+    missing_rb = [k for k in needed.run_before if k not in result.added_run_before]
+    for target in missing_rb:
+        plan.warnings.append(
+            f"{needed.run_before_from[target]} has run_before {target[0]}.{target[1]}, which "
+            f"{key[1]} lacks and which could not be added (its `run_before` is not a literal "
+            "list); add it by hand")
+    if result.added_swappable:
+        plan.added_swappable[key] = list(result.added_swappable)
+    else:
+        for setting in needed.swappable:
+            plan.warnings.append(
+                f"{needed.swappable_from[setting]} depends on swappable_dependency(settings."
+                f"{setting}), which {key[1]} lacks and which could not be added (its "
+                "`dependencies` is not a literal list, or `settings`/`migrations` name "
+                "something else there); add it by hand")
+
+
+def _stage_deletions(graph: MigrationGraph, plan: FinalizePlan) -> None:
+    """The replaced files still on disk, deleted."""
     for paths in plan.deleted.values():
         for k in paths:
             plan.changes.delete(graph.records[k].path)
-
-    _post_check(project, plan)
-    return plan
 
 
 @dataclass
@@ -238,7 +296,7 @@ class _Needed:
     swappable_from: dict[str, str] = field(default_factory=dict)
 
 
-def _needed_dependencies(graph: Any, squash: MigrationKey, closure: list[MigrationKey],
+def _needed_dependencies(graph: MigrationGraph, squash: MigrationKey, closure: list[MigrationKey],
                          mapping: dict[MigrationKey, MigrationKey | None],
                          plan: FinalizePlan) -> _Needed:
     """Dependencies, ``run_before`` entries and swappable dependencies of the originals the
@@ -293,7 +351,7 @@ def _needed_dependencies(graph: Any, squash: MigrationKey, closure: list[Migrati
     return out
 
 
-def _check_applied(project: Any, plan: FinalizePlan, closures: dict[MigrationKey, list[MigrationKey]],
+def _check_applied(project: Project, plan: FinalizePlan, closures: dict[MigrationKey, list[MigrationKey]],
                    databases: list[str], settings_module: str | None,
                    applied: dict[str, set[MigrationKey]] | None) -> None:
     if applied is None:
@@ -332,7 +390,7 @@ def _check_applied(project: Any, plan: FinalizePlan, closures: dict[MigrationKey
             f"`python manage.py migrate --prune --database {alias}` removes them after deploying")
 
 
-def _post_check(project: Any, plan: FinalizePlan) -> None:
+def _post_check(project: Project, plan: FinalizePlan) -> None:
     graph = project.graph
     after = graph_after(project, plan.changes)
     app = plan.app

@@ -23,7 +23,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.errors import DatabaseUnavailableError, GraphError, SquasherError, UsageError
 from squasher.fileops import ChangeSet
@@ -34,8 +34,12 @@ from squasher.lifecycle.references import (
     rewrite_project_references,
     rewrite_source,
 )
-from squasher.records import MigrationKey
+from squasher.records import MigrationKey, migration_number
 from squasher.runtime.django_setup import applied_migrations
+
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
+    from squasher.graph.project import Project
 
 __all__ = ["RebasePlan", "AppliedMigrationError", "plan_rebase", "plan_rebase_onto_revision",
            "renumbered"]
@@ -83,11 +87,6 @@ def renumbered(name: str, number: int) -> str:
     return f"{number:0{width}d}{sep or '_'}{rest}" if rest else f"{number:0{width}d}"
 
 
-def _number(name: str) -> int:
-    match = _NUMBER.match(name)
-    return int(match.group(1)) if match else 0
-
-
 def _git_time(path: Path) -> int | None:
     """Commit time of the last commit touching ``path``; ``None`` outside git or untracked."""
     try:
@@ -111,7 +110,7 @@ def _in_git(path: Path) -> bool:
     return out.returncode == 0 and out.stdout.strip() == "true"
 
 
-def _choose_target(graph: Any, app: str, leaves: Sequence[MigrationKey],
+def _choose_target(graph: MigrationGraph, app: str, leaves: Sequence[MigrationKey],
                    branch_map: dict[MigrationKey, list[MigrationKey]]) -> tuple[MigrationKey, str]:
     """The leaf that stays (the branch with the oldest files); the others move."""
     paths = {leaf: [Path(graph.records[k].path) for k in branch_map[leaf] if k in graph.records]
@@ -139,7 +138,7 @@ def _choose_target(graph: Any, app: str, leaves: Sequence[MigrationKey],
                        f"staying on {ranking[0][1]} (use --onto to choose)"
 
 
-def plan_rebase(project: Any, app: str, *, onto: str | MigrationKey | None = None,
+def plan_rebase(project: Project, app: str, *, onto: str | MigrationKey | None = None,
                 settings_module: str | None = None, database: str | None = None,
                 applied: set[MigrationKey] | None = None,
                 read_text: Callable[[Path], str] | None = None) -> RebasePlan:
@@ -154,10 +153,34 @@ def plan_rebase(project: Any, app: str, *, onto: str | MigrationKey | None = Non
     """
     read = read_text or (lambda p: Path(p).read_text("utf-8"))
     graph = project.graph
+    leaves = _leaves_to_rebase(graph, app)
+    branch_map = _movable_branches(graph, app, leaves)
+    target, reason = _target_leaf(graph, app, leaves, branch_map, onto)
+    plan = RebasePlan(changes=ChangeSet(), app=app, onto=target,
+                      order=_move_order(leaves, target, branch_map), reason=reason)
+    own_rewrites = _plan_moves(graph, plan)
+    _refuse_applied_moves(project, plan, leaves, settings_module, database, applied)
+    _stage_moved_files(graph, plan, own_rewrites, read)
+    _stage_other_references(graph, plan, read)
+    _post_check(project, plan)
+    return plan
+
+
+def _leaves_to_rebase(graph: MigrationGraph, app: str) -> list[MigrationKey]:
+    """The leaves of ``app``; a single leaf is a ``UsageError`` (callers report "nothing to
+    do")."""
     graph.require_app(app)
     leaves = graph.leaves(app)
     if len(leaves) < 2:
         raise UsageError(f"{app} has a single leaf ({leaves[0][1] if leaves else 'no migrations'}); nothing to rebase")
+    return leaves
+
+
+def _movable_branches(graph: MigrationGraph, app: str, leaves: list[MigrationKey]
+                      ) -> dict[MigrationKey, list[MigrationKey]]:
+    """Each leaf's branch (:func:`squasher.lifecycle.merge.branches`), refused when one of its
+    migrations cannot be renumbered: no file, part of an unfinalized squash (its name is in
+    a ``replaces``), or unreadable."""
     branch_map = branches(graph, app, leaves)
     for nodes in branch_map.values():
         for key in nodes:
@@ -175,34 +198,51 @@ def plan_rebase(project: Any, app: str, *, onto: str | MigrationKey | None = Non
                                  path=record.path,
                                  line=bad[0].span.line if bad[0].span else None,
                                  hint="fix the file first (see `squasher check`)")
+    return branch_map
 
-    if onto is not None:
-        target = onto if isinstance(onto, tuple) else graph.resolve(app, onto)
-        if target not in leaves:
-            raise UsageError(
-                f"--onto {target[1]} is not a leaf of {app}",
-                path=graph.records[target].path if target in graph.records else None,
-                hint=f"leaves: {', '.join(k[1] for k in leaves)}")
-        reason = f"staying on {target[1]} (--onto)"
-    else:
-        target, reason = _choose_target(graph, app, leaves, branch_map)
 
+def _target_leaf(graph: MigrationGraph, app: str, leaves: list[MigrationKey],
+                 branch_map: dict[MigrationKey, list[MigrationKey]],
+                 onto: str | MigrationKey | None) -> tuple[MigrationKey, str]:
+    """(the leaf that stays, why): ``onto`` when given (it must be a leaf), else the branch
+    with the oldest files (:func:`_choose_target`)."""
+    if onto is None:
+        return _choose_target(graph, app, leaves, branch_map)
+    target = onto if isinstance(onto, tuple) else graph.resolve(app, onto)
+    if target not in leaves:
+        raise UsageError(
+            f"--onto {target[1]} is not a leaf of {app}",
+            path=graph.records[target].path if target in graph.records else None,
+            hint=f"leaves: {', '.join(k[1] for k in leaves)}")
+    return target, f"staying on {target[1]} (--onto)"
+
+
+def _move_order(leaves: list[MigrationKey], target: MigrationKey,
+                branch_map: dict[MigrationKey, list[MigrationKey]]) -> list[MigrationKey]:
+    """The other leaves in the stated order: the shorter branch moves first, then by leaf
+    name."""
     others = [leaf for leaf in leaves if leaf != target]
-    # Stated order: the shorter branch moves first, then by leaf name.
-    order = sorted(others, key=lambda leaf: (len(branch_map[leaf]), leaf))
-    plan = RebasePlan(changes=ChangeSet(), app=app, onto=target, order=order, reason=reason)
+    return sorted(others, key=lambda leaf: (len(branch_map[leaf]), leaf))
 
+
+def _plan_moves(graph: MigrationGraph, plan: RebasePlan) -> dict[MigrationKey, dict[MigrationKey, MigrationKey]]:
+    """Fill ``plan.moved``: each branch of ``plan.order``, in plan order, is numbered after
+    what is settled so far (the target's in-app history, then the branches moved before it);
+    a name another file has is skipped. Refused when a settled migration needs one that
+    would move (it could not run after it). Returns, per moved migration, its written
+    in-app dependencies on the common history and what each now follows instead."""
     import networkx as nx
 
+    app, target = plan.app, plan.onto
     app_graph = graph.nx.subgraph(k for k in graph.nx if k[0] == app and graph.is_project_node(k))
     # Only in-app ancestry counts: a migration of the other branch that the target needs
     # through another app cannot be moved after it.
     settled = {target} | nx.ancestors(app_graph, target)
     after = target
-    next_number = max(_number(k[1]) for k in settled) + 1
+    next_number = max(int(migration_number(k[1]) or 0) for k in settled) + 1
     own_rewrites: dict[MigrationKey, dict[MigrationKey, MigrationKey]] = {}
     taken = {k[1] for k in graph.records if k[0] == app}
-    for leaf in order:
+    for leaf in plan.order:
         moving = [k for k in graph.forwards_plan(leaf)
                   if k[0] == app and k not in settled and graph.is_project_node(k)]
         for key in moving:
@@ -230,23 +270,40 @@ def plan_rebase(project: Any, app: str, *, onto: str | MigrationKey | None = Non
             own_rewrites[key] = outside
         settled |= moving_set
         after = plan.moved[moving[-1]]
+    return own_rewrites
 
+
+def _refuse_applied_moves(project: Project, plan: RebasePlan, leaves: list[MigrationKey],
+                          settings_module: str | None, database: str | None,
+                          applied: set[MigrationKey] | None) -> None:
+    """A migration recorded as applied is never renamed (Django would apply it again): the
+    refusal names the ``migrate`` command that unapplies it. ``applied`` is read from the
+    database when not given and a settings module is."""
+    graph, app = project.graph, plan.app
     if applied is None and settings_module:
         applied = _applied(settings_module, project.root, database or "default", plan)
-    if applied:
-        hit = [k for k in plan.moved if k in applied]
-        if hit:
-            fork = _fork_point(graph, app, leaves)
-            target_cmd = f"python manage.py migrate {app} {fork[1]}" if fork else f"python manage.py migrate {app} zero"
-            raise AppliedMigrationError(
-                f"{app}.{hit[0][1]} is recorded as applied in database {database or 'default'!r}; "
-                f"renaming it would make Django apply it again",
-                path=graph.records[hit[0]].path,
-                hint=f"unapply it first with `{target_cmd}`, rebase, then migrate again; "
-                     f"or use a merge migration (squasher merge {app})",
-            )
+    if not applied:
+        return
+    hit = [k for k in plan.moved if k in applied]
+    if hit:
+        fork = _fork_point(graph, app, leaves)
+        target_cmd = f"python manage.py migrate {app} {fork[1]}" if fork else f"python manage.py migrate {app} zero"
+        raise AppliedMigrationError(
+            f"{app}.{hit[0][1]} is recorded as applied in database {database or 'default'!r}; "
+            f"renaming it would make Django apply it again",
+            path=graph.records[hit[0]].path,
+            hint=f"unapply it first with `{target_cmd}`, rebase, then migrate again; "
+                 f"or use a merge migration (squasher merge {app})",
+        )
 
-    # Moved files: renamed, references to renamed migrations and to the fork point rewritten.
+
+def _stage_moved_files(graph: MigrationGraph, plan: RebasePlan,
+                       own_rewrites: dict[MigrationKey, dict[MigrationKey, MigrationKey]],
+                       read: Callable[[Path], str]) -> None:
+    """Each moved file renamed, with its references to renamed migrations and to the fork
+    point rewritten; refused when the dependency on the common history is not a literal
+    entry (it would silently keep the fork)."""
+    app = plan.app
     for key, new_key in plan.moved.items():
         record = graph.records[key]
         rename: dict[MigrationKey, MigrationKey | None] = dict(plan.moved)
@@ -262,6 +319,9 @@ def plan_rebase(project: Any, app: str, *, onto: str | MigrationKey | None = Non
         new_path = Path(record.path).with_name(f"{new_key[1]}.py")
         plan.changes.rename(record.path, new_path, result.text)
 
+
+def _stage_other_references(graph: MigrationGraph, plan: RebasePlan, read: Callable[[Path], str]) -> None:
+    """Every other file of the project (any app) that names a renamed migration, rewritten."""
     moved_paths = [graph.records[k].path for k in plan.moved]
     others_changed = rewrite_project_references(graph.records.values(), plan.moved, exclude=moved_paths,
                                                 read_text=read)
@@ -269,11 +329,8 @@ def plan_rebase(project: Any, app: str, *, onto: str | MigrationKey | None = Non
         plan.changes.modify(path, result.text)
         plan.rewritten.append(path)
 
-    _post_check(project, plan)
-    return plan
 
-
-def plan_rebase_onto_revision(project: Any, rev: str, apps: Sequence[str] = (), *,
+def plan_rebase_onto_revision(project: Project, rev: str, apps: Sequence[str] = (), *,
                               settings_module: str | None = None, database: str | None = None,
                               applied: set[MigrationKey] | None = None) -> list[RebasePlan]:
     """Plan renumbering this branch's new migrations to follow ``rev``'s leaf, per app.
@@ -324,7 +381,7 @@ def plan_rebase_onto_revision(project: Any, rev: str, apps: Sequence[str] = (), 
     return plans
 
 
-def _path_between(graph: Any, start: MigrationKey, end: MigrationKey) -> list[MigrationKey]:
+def _path_between(graph: MigrationGraph, start: MigrationKey, end: MigrationKey) -> list[MigrationKey]:
     import networkx as nx
 
     try:
@@ -333,7 +390,7 @@ def _path_between(graph: Any, start: MigrationKey, end: MigrationKey) -> list[Mi
         return [start, end]
 
 
-def _fork_point(graph: Any, app: str, leaves: Sequence[MigrationKey]) -> MigrationKey | None:
+def _fork_point(graph: MigrationGraph, app: str, leaves: Sequence[MigrationKey]) -> MigrationKey | None:
     common = set.intersection(*({k for k in graph.ancestors(leaf) if k[0] == app} for leaf in leaves))
     if not common:
         return None
@@ -351,7 +408,7 @@ def _applied(settings_module: str, root: Path, alias: str, plan: RebasePlan) -> 
         return None
 
 
-def _post_check(project: Any, plan: RebasePlan) -> None:
+def _post_check(project: Project, plan: RebasePlan) -> None:
     """Refuse a plan whose result would still branch, cycle or dangle."""
     after = graph_after(project, plan.changes)
     leaves = after.leaves(plan.app)

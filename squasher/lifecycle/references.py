@@ -19,13 +19,19 @@ import contextlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import libcst as cst
 from libcst.metadata import MetadataWrapper, PositionProvider
 
 from squasher.errors import MigrationParseError
 from squasher.records import MigrationKey, MigrationRecord
+
+if TYPE_CHECKING:
+    from squasher.fileops import ChangeSet
+    from squasher.graph.graph import MigrationGraph
+    from squasher.graph.project import Project
+
 
 REFERENCE_LISTS = ("dependencies", "run_before", "replaces")
 
@@ -113,6 +119,12 @@ def _indent_of(seq: cst.List | cst.Tuple) -> str:
     return ""
 
 
+def _as_key(key: Sequence[str]) -> MigrationKey:
+    """A key given as any (app_label, name) pair (a JSON list too) as a tuple."""
+    app_label, name = key
+    return (app_label, name)
+
+
 class _Rewriter(cst.CSTTransformer):
     def __init__(
         self,
@@ -124,9 +136,9 @@ class _Rewriter(cst.CSTTransformer):
         swappable: Sequence[cst.BaseExpression] = (),
     ) -> None:
         super().__init__()
-        self.rename = {tuple(k): (tuple(v) if v is not None else None) for k, v in rename.items()}
-        self.add_dependencies = [tuple(k) for k in add_dependencies]
-        self.add_run_before = [tuple(k) for k in add_run_before]
+        self.rename = {_as_key(k): (_as_key(v) if v is not None else None) for k, v in rename.items()}
+        self.add_dependencies = [_as_key(k) for k in add_dependencies]
+        self.add_run_before = [_as_key(k) for k in add_run_before]
         self.swappable = list(swappable)  # swappable_dependency(...) calls for `dependencies`
         self.swappable_added = False
         self.drop = set(drop_attributes)
@@ -189,7 +201,7 @@ class _Rewriter(cst.CSTTransformer):
         return updated.with_changes(body=new_body)
 
     def _rewrite_list(self, attr: str, seq: cst.List | cst.Tuple) -> cst.List | cst.Tuple:
-        elements: list[cst.Element] = []
+        elements: list[cst.BaseElement] = []
         seen: set[MigrationKey] = set()
         changed = False
         removed_last = False
@@ -224,7 +236,7 @@ class _Rewriter(cst.CSTTransformer):
         return self._fix_layout(seq, elements, removed_last)
 
     def _fix_layout(
-        self, seq: cst.List | cst.Tuple, elements: list[cst.Element], removed_last: bool
+        self, seq: cst.List | cst.Tuple, elements: list[cst.BaseElement], removed_last: bool
     ) -> cst.List | cst.Tuple:
         if not elements:
             if isinstance(seq, cst.List):
@@ -302,7 +314,8 @@ class _Rewriter(cst.CSTTransformer):
                 elements[-1] = last.with_changes(comma=cst.Comma(whitespace_after=last_ws))
             for i, entry in enumerate(todo):
                 final = i == len(todo) - 1
-                comma = cst.Comma() if final else cst.Comma(whitespace_after=between)
+                comma: cst.Comma | cst.MaybeSentinel = (
+                    cst.Comma() if final else cst.Comma(whitespace_after=between))
                 elements.append(cst.Element(entry, comma=comma))
             if isinstance(seq, cst.List):
                 close = seq.rbracket.whitespace_before
@@ -318,7 +331,7 @@ class _Rewriter(cst.CSTTransformer):
             elements[-1] = elements[-1].with_changes(comma=space)
         for i, entry in enumerate(todo):
             final = i == len(todo) - 1
-            comma: cst.Comma | cst.MaybeSentinel = space
+            comma = space
             if final:
                 tuple_single = isinstance(seq, cst.Tuple) and len(elements) == 0
                 comma = cst.Comma() if tuple_single else cst.MaybeSentinel.DEFAULT
@@ -634,7 +647,7 @@ def entry_lines(source: str, attr: str) -> dict[MigrationKey, int]:
     return out
 
 
-def graph_after(project: Any, changes: Any) -> Any:
+def graph_after(project: Project, changes: ChangeSet) -> MigrationGraph:
     """The static graph the project would have once ``changes`` (a ChangeSet) is applied.
 
     Used as a post-condition by rebase/merge/finalize: the planned files are parsed from
@@ -663,7 +676,7 @@ def graph_after(project: Any, changes: Any) -> Any:
                        unmigrated_apps=getattr(project, "unmigrated_apps", ()))
 
 
-def new_missing_nodes(before: Any, after: Any) -> list[MigrationKey]:
+def new_missing_nodes(before: MigrationGraph, after: MigrationGraph) -> list[MigrationKey]:
     """Nodes referenced but missing in graph ``after`` that were not missing in ``before``
     (in ``after``'s node order): what a plan checked with :func:`graph_after` would leave dangling."""
     was_missing = {k for k in before.nx if before.nx.nodes[k].get("missing")}

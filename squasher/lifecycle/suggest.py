@@ -21,11 +21,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.errors import SquasherError
 from squasher.graph.cycles import squash_cycle
 from squasher.records import MigrationKey, MigrationRecord, OperationSummary
+
+if TYPE_CHECKING:
+    from squasher.graph.graph import MigrationGraph
+    from squasher.graph.project import Project
+
 
 __all__ = ["Suggestion", "suggest", "estimate_operations"]
 
@@ -113,7 +118,7 @@ def estimate_operations(ops: Sequence[OperationSummary]) -> int:
     return total
 
 
-def _barrier(graph: Any, key: MigrationKey) -> str | None:
+def _barrier(graph: MigrationGraph, key: MigrationKey) -> str | None:
     record: MigrationRecord | None = graph.records.get(key)
     if record is None:
         return "no file"
@@ -126,7 +131,7 @@ def _barrier(graph: Any, key: MigrationKey) -> str | None:
     return None
 
 
-def _is_interval(graph: Any, app: str, piece: list[MigrationKey]) -> bool:
+def _is_interval(graph: MigrationGraph, app: str, piece: list[MigrationKey]) -> bool:
     try:
         interval = graph.interval(app, piece[0], piece[-1])
     except SquasherError:
@@ -134,7 +139,7 @@ def _is_interval(graph: Any, app: str, piece: list[MigrationKey]) -> bool:
     return set(interval) == set(piece)
 
 
-def _ranges(graph: Any, app: str, plan: list[MigrationKey]) -> list[list[MigrationKey]]:
+def _ranges(graph: MigrationGraph, app: str, plan: list[MigrationKey]) -> list[list[MigrationKey]]:
     """Greedy maximal ranges from the start of ``plan`` (no barrier inside)."""
     out: list[list[MigrationKey]] = []
     i = 0
@@ -159,7 +164,7 @@ def _ranges(graph: Any, app: str, plan: list[MigrationKey]) -> list[list[Migrati
     return out
 
 
-def suggest(project: Any, apps: Iterable[str] | None = None, *, keep_last: int = 0,
+def suggest(project: Project, apps: Iterable[str] | None = None, *, keep_last: int = 0,
             settings_module: str | None = None,
             progress: Callable[[str], None] | None = None) -> list[Suggestion]:
     """Squash suggestions for ``apps`` (default all), static unless ``settings_module``.
@@ -199,19 +204,17 @@ def suggest(project: Any, apps: Iterable[str] | None = None, *, keep_last: int =
     return out
 
 
-def _optimized_counts(project: Any, suggestions: list[Suggestion], settings_module: str,
+def _optimized_counts(project: Project, suggestions: list[Suggestion], settings_module: str,
                       say: Callable[[str], None]) -> None:
     """Exact counts: load the members' operations through Django and optimize them."""
+    from squasher.optimizer import optimize
+    from squasher.runtime.django_project import migration_loader
     from squasher.runtime.django_setup import setup_django
 
     say(f"setting up Django ({settings_module}) for exact counts")
     setup_django(settings_module, project.root)
-    from django.db.migrations.loader import MigrationLoader
-
-    from squasher.optimizer import optimize
-
     say("loading the migrations through Django")
-    loader = MigrationLoader(None, ignore_no_migrations=True)
+    loader = migration_loader(project.root)
     for number, s in enumerate(suggestions, 1):
         say(f"optimizing {s.app} {s.first[1]} .. {s.last[1]} ({s.operations} operations; "
             f"range {number} of {len(suggestions)})")

@@ -27,6 +27,7 @@ Django's algorithm that skips the ``reduce()`` calls whose answer is known.
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 
 from django.db.migrations import operations as ops_module
 from django.db.migrations.operations.base import Operation
@@ -98,7 +99,8 @@ def fast_django_optimize(operations: list[Operation], app_label: str) -> list[Op
         current = result
 
 
-def _fast_inner(ops: list[Operation], app_label: str, info) -> list[Operation] | None:  # type: ignore[no-untyped-def]
+def _fast_inner(ops: list[Operation], app_label: str, info: Callable[[Operation], _Info]
+                ) -> list[Operation] | None:
     by_key: dict[str, list[int]] = {}
     universal: list[int] = []
     infos = [info(op) for op in ops]
@@ -211,8 +213,8 @@ def _components(segment: list[Operation], app_label: str) -> list[list[Operation
             parent[find(other)] = find(names[0])
         keys.append(t.keys)
     groups: dict[str, list[Operation]] = {}
-    for op, names in zip(segment, keys, strict=True):
-        groups.setdefault(find(next(iter(names))), []).append(op)
+    for op, op_keys in zip(segment, keys, strict=True):
+        groups.setdefault(find(next(iter(op_keys))), []).append(op)
     return list(groups.values())
 
 

@@ -27,10 +27,12 @@ The reducer decides what "related" means: the squasher reducer (:mod:`.rules`) a
 
 from __future__ import annotations
 
+import enum
 import itertools
 from bisect import bisect_left, bisect_right, insort
 from collections import Counter
 from collections.abc import Callable, Iterator
+from typing import Final, Literal
 
 from django.db.migrations.operations.base import Operation
 
@@ -45,7 +47,15 @@ Gate = Callable[[Operation, Operation, list[Operation], str | None], bool]
 TouchFn = Callable[[Operation], Touch]
 
 _INF = float("inf")
-_VETOED = object()
+
+
+class _Veto(enum.Enum):
+    """What :meth:`Engine._apply` answers when the gate vetoes a reduction."""
+
+    VETOED = enum.auto()
+
+
+_VETOED: Final = _Veto.VETOED
 
 
 class Node:
@@ -255,7 +265,7 @@ class Engine:
                 break
         return self.operations()
 
-    def _scan(self, p: Node) -> Node | None | bool:
+    def _scan(self, p: Node) -> Node | None | Literal[False]:
         """Try to reduce ``p`` with a later node. Returns False when nothing happened,
         otherwise the node to continue the pass with (None = end of list)."""
         if p.inert and not self.has_elidable:
@@ -286,7 +296,7 @@ class Engine:
         return node
 
     def _apply(self, p: Node, x: Node, result: list[Operation], rule: str | None,
-               right: bool, passthrough: bool) -> Node | None | bool | object:
+               right: bool, passthrough: bool) -> Node | None | Literal[False, _Veto.VETOED]:
         if right:
             if self.gate is not None and not self.gate(p.op, x.op, result, rule):
                 return _VETOED

@@ -59,7 +59,7 @@ def _fast_alter_field() -> Iterator[None]:
             _patch_depth -= 1
             if _patch_depth == 0:
                 state_module.field_is_referenced = (
-                    state_module.field_is_referenced.__wrapped__  # type: ignore[attr-defined]
+                    state_module.field_is_referenced.__wrapped__
                 )
 
 

@@ -43,7 +43,7 @@ from django.db.migrations import operations as ops
 from django.db.migrations.operations.base import Operation
 from django.db.migrations.operations.fields import FieldOperation
 from django.db.migrations.operations.models import IndexOperation
-from django.db.models import NOT_PROVIDED
+from django.db.models import NOT_PROVIDED, Field
 
 from .touch import RelationGraph, touch
 
@@ -65,7 +65,7 @@ ALL_RULES: frozenset[str] = frozenset(
 ReduceResult = list[Operation] | bool
 
 _PASSTHROUGH = (ops.AlterModelOptions, ops.AlterModelManagers)
-_OPTION_OPS = (
+_OPTION_OPS: tuple[type[Operation], ...] = (
     ops.AlterModelOptions,
     ops.AlterModelManagers,
     ops.AlterModelTable,
@@ -86,7 +86,7 @@ def _model_of(op: Operation) -> str | None:
     return None
 
 
-def _without_default(field):  # type: ignore[no-untyped-def]
+def _without_default(field: Field) -> Field:
     clone = field.clone()
     clone.default = NOT_PROVIDED
     return clone

@@ -28,7 +28,10 @@ import re
 import uuid
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from django.db.migrations.state import ProjectState
 
 Snapshot = dict[str, Any]
 
@@ -286,7 +289,7 @@ def _serialize(value: Any) -> str:
         return repr(value)
 
 
-def snapshot_state(state: Any) -> Snapshot:
+def snapshot_state(state: ProjectState) -> Snapshot:
     """A ``ProjectState`` as JSON: models with deconstructed fields, options, bases, managers."""
     models: dict[str, Any] = {}
     for (app_label, model_name), model in sorted(state.models.items()):

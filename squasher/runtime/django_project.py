@@ -23,7 +23,7 @@ from __future__ import annotations
 import sys
 from dataclasses import replace as dc_replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.errors import MigrationParseError, SettingsError
 from squasher.graph.graph import build_graph, no_gc
@@ -38,9 +38,12 @@ from squasher.records import (
 )
 from squasher.runtime.django_setup import setup_django
 
+if TYPE_CHECKING:
+    from django.db.migrations.loader import MigrationLoader
+
 
 def load_django_project(root: str | Path, settings_module: str | None = None,
-                        pythonpath: tuple[str, ...] | list[str] = ()) -> tuple[Project, Any]:
+                        pythonpath: tuple[str, ...] | list[str] = ()) -> tuple[Project, MigrationLoader]:
     """Set Django up for ``root`` (as manage.py would) and return ``(project, loader)``: the
     project's graph built from Django's view, and the ``MigrationLoader`` (no database)
     whose ``disk_migrations`` hold the loaded ``Migration`` objects."""
@@ -51,7 +54,7 @@ def load_django_project(root: str | Path, settings_module: str | None = None,
         return _project_from_django(root, module, loader), loader
 
 
-def migration_loader(root: Path) -> Any:
+def migration_loader(root: Path) -> MigrationLoader:
     """``MigrationLoader(None, ignore_no_migrations=True)``; import errors of migration files
     become one-line errors naming the file and line."""
     import traceback
@@ -107,7 +110,7 @@ def _inside(path: Path, root: Path) -> bool:
     return True
 
 
-def _project_from_django(root: Path, module: str, loader: Any) -> Project:
+def _project_from_django(root: Path, module: str, loader: MigrationLoader) -> Project:
     from django.apps import apps
 
     settings = django_settings(module)

@@ -1,8 +1,12 @@
-"""The same migration graph as seen by Django's own ``MigrationLoader``.
+"""Django set up in this process, the way ``manage.py`` imports the project.
 
-Used to prove the static graph agrees with Django (tests, ``bench_graph``) and by
-commands that need Django anyway. Importing the user's settings runs their code, so
-this module is only used when a settings module is given explicitly.
+Which settings module (:func:`resolve_settings_module`), the project made importable
+(:func:`prepare_import`), ``django.setup()`` once per process (:func:`setup_django`), the
+applied migrations of a database and a ``networkx`` copy of a loader's graph. Used by
+commands that need Django anyway and by :mod:`squasher.runtime.worker` processes (whose
+``graph`` job gives Django's graph of a project without setting Django up in the caller).
+Importing the user's settings runs their code, so this module is only used when a settings
+module is given explicitly.
 """
 
 from __future__ import annotations
@@ -92,7 +96,7 @@ def _run_manage_py(manage: Path, root: Path) -> None:
         sys.path.insert(0, folder)
     real = management.execute_from_command_line
     argv = sys.argv
-    management.execute_from_command_line = lambda argv=None: None  # type: ignore[assignment]
+    management.execute_from_command_line = lambda argv=None: None
     sys.argv = [str(manage), "squasher"]
     try:
         runpy.run_path(str(manage), run_name="__main__")
@@ -191,7 +195,8 @@ def applied_migrations(settings_module: str, root: str | Path, alias: str = "def
 
 
 def loader_graph(loader) -> nx.DiGraph:
-    """A ``networkx`` copy of ``loader.graph`` (parent → child), with ``external`` per node."""
+    """A ``networkx`` copy of ``loader.graph`` (parent → child), each node's migration file as
+    ``path``."""
     g = nx.DiGraph()
     for key, migration in loader.graph.nodes.items():
         module = sys.modules.get(type(migration).__module__) if migration is not None else None
@@ -200,74 +205,3 @@ def loader_graph(loader) -> nx.DiGraph:
         for parent in node.parents:
             g.add_edge(parent.key, key)
     return g
-
-
-def django_graph(settings_module: str, root: str | Path,
-                 applied: list[tuple[str, str]] | None = None) -> nx.DiGraph:
-    """The effective graph built by ``MigrationLoader`` (no database; ``ignore_no_migrations``).
-
-    With ``applied``, those migrations are recorded as applied in a throwaway
-    in-memory SQLite database first and the loader reads them from it, so partially
-    applied squashes are handled as on a real database. Node attribute ``external``
-    is true for migrations whose file is outside ``root`` (``auth``, ``contenttypes``,
-    installed third-party apps). ``g.graph["plans"]`` maps each leaf to Django's
-    ``forwards_plan`` of it.
-    """
-    setup_django(settings_module, root)
-    from django.db.migrations.loader import MigrationLoader
-
-    connection = None
-    if applied is not None:
-        from django.db import connections
-        from django.db.migrations.recorder import MigrationRecorder
-
-        connection = connections["default"]
-        if connection.vendor != "sqlite" or connection.settings_dict["NAME"] not in (":memory:", ""):
-            raise SettingsError("recording applied migrations needs an in-memory SQLite default database")
-        recorder = MigrationRecorder(connection)
-        recorder.ensure_schema()
-        for app, name in applied:
-            recorder.record_applied(app, name)
-    try:
-        loader = MigrationLoader(connection, ignore_no_migrations=True)
-    except Exception as error:  # noqa: BLE001 - Django raises plain ValueError/NodeNotFoundError
-        raise SettingsError(f"Django's migration loader failed: {type(error).__name__}: {error}",
-                            hint="run `squasher check` to see the problem statically") from error
-    g = loader_graph(loader)
-    base = str(Path(root).resolve())
-    for _key, data in g.nodes(data=True):
-        path = data.get("path")
-        data["external"] = not (path and str(Path(path).resolve()).startswith(base))
-    g.graph["plans"] = {leaf: loader.graph.forwards_plan(leaf) for leaf in loader.graph.leaf_nodes()}
-    return g
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m squasher.runtime.django_setup SETTINGS ROOT [--applied app.name ...]``: the graph as JSON.
-
-    Runs Django in its own process, so tests and tools can compare several projects.
-    """
-    import argparse
-    import json
-
-    parser = argparse.ArgumentParser(prog="python -m squasher.runtime.django_setup")
-    parser.add_argument("settings")
-    parser.add_argument("root")
-    parser.add_argument("--applied", nargs="*", default=None, metavar="APP.NAME")
-    args = parser.parse_args(argv)
-    applied = [tuple(a.split(".", 1)) for a in args.applied] if args.applied is not None else None
-    try:
-        g = django_graph(args.settings, args.root, applied)  # type: ignore[arg-type]
-    except SettingsError as error:
-        print(f"squasher: error: {error}", file=sys.stderr)
-        return error.exit_code
-    json.dump({
-        "nodes": sorted([list(k), bool(d["external"])] for k, d in g.nodes(data=True)),
-        "edges": sorted([list(a), list(b)] for a, b in g.edges()),
-        "plans": sorted([list(leaf), [list(k) for k in plan]] for leaf, plan in g.graph["plans"].items()),
-    }, sys.stdout)
-    return 0
-
-
-if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())

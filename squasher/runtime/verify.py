@@ -24,7 +24,7 @@ two runs of the *same* history (random tokens, encrypted columns, clocks) is nam
 as non-deterministic and its rows are not compared (its schema is). Content types and
 permissions are compared by natural key (their ids follow the order a history created models).
 
-The throwaway databases are made on the engine :mod:`squasher.runtime.throwaway_db` chooses (the
+The throwaway databases are made on the engine :mod:`squasher.runtime.sandbox` chooses (the
 project's own, like Django's test runner, unless ``--verify-on`` says otherwise): SQLite
 databases are temporary files; PostgreSQL databases ``squasher_verify_<random>`` are created on
 the project's server (or the one ``SQUASHER_POSTGRES_DSN`` names) and dropped afterwards, also
@@ -33,49 +33,28 @@ on failure. Temporary directories are always removed.
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from squasher.errors import (
-    DatabaseUnavailableError,
-    SettingsError,
-    SquasherError,
-    UnknownAppError,
-    UnknownMigrationError,
-    UsageError,
-    VerificationError,
-)
+from squasher.errors import UsageError
 from squasher.runtime.dbcompare import compare_snapshots, differing_data_tables, naturalize
-from squasher.runtime.django_setup import resolve_settings_module  # noqa: F401 - re-exported for callers
-from squasher.runtime.throwaway_db import (  # noqa: F401 - DSN_ENV, postgres_databases: re-exported
-    DSN_ENV,
+from squasher.runtime.django_setup import resolve_settings_module
+from squasher.runtime.sandbox import (
     POSTGRESQL,
     Backend,
-    postgres_databases,
+    DatabasePool,
+    claim_temp_dir,
+    copy_project,
     resolve_backend,
     split_legacy_database,
 )
-
-WORKER_TIMEOUT = 540
-
-_SKIP_DIRS = {
-    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".squasher-cache", ".squasher-journal",
-    ".tox", ".nox",
-    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".venv", "venv", ".idea", ".vscode",
-    "htmlcov", "build", "dist", "media", "staticfiles",
-}
-_SKIP_SUFFIXES = (".pyc", ".pyo", ".sqlite3", ".sqlite", ".db", ".sqlite3-journal", ".log")
+from squasher.runtime.worker import WorkerClient
 
 
 @dataclass
@@ -148,94 +127,6 @@ class VerifyReport:
 # --------------------------------------------------------------------------- helpers
 
 
-def _ignore(directory: str, names: list[str]) -> set[str]:
-    skipped = set()
-    for name in names:
-        full = os.path.join(directory, name)
-        if os.path.isdir(full):
-            if name in _SKIP_DIRS or os.path.exists(os.path.join(full, "pyvenv.cfg")):
-                skipped.add(name)
-        elif name.endswith(_SKIP_SUFFIXES) or ".sqlite3-" in name:
-            skipped.add(name)
-    return skipped
-
-
-def copy_project(root: Path, dest: Path) -> Path:
-    """Copy the project's source files (no VCS, virtualenvs, node_modules, databases, caches).
-
-    Symlinks are copied as what they point to: a symlinked ``migrations`` folder must become
-    a folder of the copy, or hiding replaced files in the copy would delete the user's own."""
-    shutil.copytree(root, dest, ignore=_ignore, symlinks=False, ignore_dangling_symlinks=True)
-    return dest
-
-
-class _Worker:
-    """Runs ``python -m squasher.runtime.worker`` jobs and translates their errors."""
-
-    def __init__(self, tmp: Path, settings_module: str, origin: Path) -> None:
-        self.tmp, self.settings, self.origin = tmp, settings_module, origin
-        self._counter = 0
-        self._lock = threading.Lock()
-
-    def _unmap(self, text: str | None, tree: Path) -> str | None:
-        """Show paths of the project copy as paths of the user's project."""
-        if text is None:
-            return None
-        return text.replace(str(tree.resolve()), str(self.origin)).replace(str(tree), str(self.origin))
-
-    def run(self, tree: Path, database: dict[str, Any], steps: list[dict[str, Any]],
-            **options: Any) -> dict[str, Any]:
-        with self._lock:
-            self._counter += 1
-            number = self._counter
-        job_file = self.tmp / f"job{number}.json"
-        out_file = self.tmp / f"result{number}.json"
-        job = {"root": str(tree), "settings": self.settings, "database": database,
-               "output": str(out_file), "steps": steps, **options}
-        job_file.write_text(json.dumps(job))
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
-               "DJANGO_SETTINGS_MODULE": self.settings}
-        try:
-            proc = subprocess.run(
-                [sys.executable, "-m", "squasher.runtime.worker", str(job_file)], cwd=tree, env=env,
-                capture_output=True, text=True, timeout=WORKER_TIMEOUT,
-            )
-        except subprocess.TimeoutExpired:
-            raise VerificationError(f"a verification step took longer than {WORKER_TIMEOUT}s",
-                                    hint="is a migration waiting on a lock?") from None
-        if not out_file.exists():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-            raise VerificationError(
-                f"the verification worker died (exit {proc.returncode}): {self._unmap(tail, tree)}")
-        result = json.loads(out_file.read_text())
-        if not result["ok"]:
-            error = result["error"]
-            for key in ("message", "path"):
-                error[key] = self._unmap(error.get(key), tree)
-        return result
-
-    @staticmethod
-    def raise_for(result: dict[str, Any]) -> None:
-        """Turn environment errors (settings, database, usage) into exceptions."""
-        if result["ok"]:
-            return
-        error = result["error"]
-        kw = {"path": error.get("path"), "line": error.get("line"), "hint": error.get("hint")}
-        kind, message = error["kind"], error["message"]
-        if kind == "settings":
-            raise SettingsError(message, **kw)
-        if kind == "database":
-            raise DatabaseUnavailableError(message, **kw)
-        if kind == "usage":
-            cls = UnknownAppError if message.startswith("unknown app") else (
-                UnknownMigrationError if "matches" in message else UsageError)
-            raise cls(message, **kw)
-        if kind == "load":
-            raise VerificationError(message, **kw)
-        if kind == "internal":
-            raise VerificationError(f"unexpected error in the verification worker: {message}", **kw)
-
-
 def _hide(paths: list[str], tree: Path, full: Path) -> None:
     """Delete from the copy ``tree`` the files ``paths`` (paths inside the copy ``full``)."""
     for path in paths:
@@ -270,7 +161,7 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
 
     ``database`` is a ``DATABASES`` alias (Django's ``--database``) and ``verify_on`` the
     engine of the throwaway databases (``sqlite``, ``postgresql``, None: the alias's own
-    engine), see :mod:`squasher.runtime.throwaway_db`; a resolved ``backend`` skips that choice (a
+    engine), see :mod:`squasher.runtime.sandbox`; a resolved ``backend`` skips that choice (a
     squash verifies several pieces on one). Raises :class:`SettingsError`,
     :class:`DatabaseUnavailableError` or a :class:`UsageError` for problems of the environment
     or the command line; verification failures are reported in the returned
@@ -298,7 +189,7 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
         say("copying the project's source files")
         full = copy_project(root, tmp / "full").resolve()
         report.timings["copy"] = round(time.perf_counter() - t0, 3)
-        worker = _Worker(tmp, settings, root)
+        worker = WorkerClient(settings, tmp=tmp, origin=root)
         scratch = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(tmp / "inspect.sqlite3")}
 
         t0 = time.perf_counter()
@@ -334,49 +225,15 @@ def verify_squash(root: Path, app: str, squash_name: str, *, settings_module: st
     return report
 
 
-class _Databases:
-    """Throwaway databases of one verification, optionally copies of a migrated template.
-
-    SQLite: files in the temporary directory (a template is copied file by file). PostgreSQL:
-    databases created on the server (``CREATE DATABASE ... TEMPLATE``), all dropped on exit.
-    """
-
-    def __init__(self, backend: Backend, tmp: Path) -> None:
-        self.backend, self.tmp = backend, tmp
-        self.stack = ExitStack()
-        self.template: dict[str, Any] | None = None
-        self._count = 0
-
-    def __enter__(self) -> _Databases:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stack.close()
-
-    def make(self, labels: list[str], *, from_template: bool = True) -> list[dict[str, Any]]:
-        template = self.template if from_template else None
-        if self.backend.engine == POSTGRESQL:
-            return self.stack.enter_context(postgres_databases(
-                self.backend, len(labels), template=template["NAME"] if template else None))
-        dbs = []
-        for label in labels:
-            self._count += 1
-            path = self.tmp / f"{label}-{self._count}.sqlite3"
-            if template:
-                shutil.copyfile(template["NAME"], path)
-            dbs.append({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)})
-        return dbs
-
-
-def _run_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any], backend: Backend,
+def _run_histories(worker: WorkerClient, report: VerifyReport, info: dict[str, Any], backend: Backend,
                    tmp: Path, full: Path, squashed: Path, partial: bool,
                    say: Callable[[str], None]) -> dict[str, float]:
-    with _Databases(backend, tmp) as pool:
+    with DatabasePool(backend, tmp) as pool:
         return _compare_histories(worker, report, info, pool, full, squashed, partial, say)
 
 
-def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, Any],
-                       pool: _Databases, full: Path, squashed: Path,
+def _compare_histories(worker: WorkerClient, report: VerifyReport, info: dict[str, Any],
+                       pool: DatabasePool, full: Path, squashed: Path,
                        partial: bool, say: Callable[[str], None]) -> dict[str, float]:
     app = info["app"]
     engine = pool.backend.engine
@@ -554,46 +411,4 @@ def _compare_histories(worker: _Worker, report: VerifyReport, info: dict[str, An
     return timings
 
 
-def verify_or_raise(root: Path, app: str, squash_name: str, **kw: Any) -> VerifyReport:
-    """:func:`verify_squash`, raising :class:`VerificationError` when the histories differ."""
-    report = verify_squash(root, app, squash_name, **kw)
-    if not report.ok:
-        raise VerificationError(report.render(), hint="the squash does not reproduce its originals")
-    return report
-
-
-__all__ = ["VerifyReport", "verify_squash", "verify_or_raise", "resolve_settings_module",
-           "copy_project", "postgres_databases", "SquasherError"]
-
-
-#: Marker written into every temporary folder of a verification: the pid that owns it.
-_OWNER_FILE = "squasher-owner.pid"
-
-
-def claim_temp_dir(path: Path) -> None:
-    """Mark ``path`` as this process's, so :func:`remove_stale_temp_dirs` can tell whether a
-    killed run left it behind."""
-    (path / _OWNER_FILE).write_text(str(os.getpid()))
-
-
-def remove_stale_temp_dirs() -> list[Path]:
-    """Remove ``squasher-verify-*`` / ``squasher-compact-*`` folders in the temp directory
-    whose owning process is gone (a run killed by SIGKILL/SIGTERM cannot clean up itself)."""
-    removed: list[Path] = []
-    base = Path(tempfile.gettempdir())
-    for pattern in ("squasher-verify-*", "squasher-compact-*"):
-        for path in base.glob(pattern):
-            try:
-                pid = int((path / _OWNER_FILE).read_text())
-            except (OSError, ValueError):
-                continue  # not marked (older squasher, or being created): leave it
-            try:
-                os.kill(pid, 0)
-                continue  # still running
-            except ProcessLookupError:
-                pass
-            except PermissionError:
-                continue  # someone else's
-            shutil.rmtree(path, ignore_errors=True)
-            removed.append(path)
-    return removed
+__all__ = ["VerifyReport", "verify_squash"]

@@ -1,7 +1,9 @@
-"""Isolated Django process for verification: ``python -m squasher.runtime.worker JOB.json``.
+"""The one Django job protocol: ``python -m squasher.runtime.worker JOB.json``.
 
-Each migration history needs a fresh process: Django's app registry, migration modules and
-database connections are process-wide. The parent (:mod:`squasher.runtime.verify`) writes a job file::
+Every Django process squasher starts is this module running one job; the parent side is
+:class:`WorkerClient` (writes the job file, starts the process, reads the result, shows paths
+of a project copy as the user's). Each migration history needs a fresh process: Django's app
+registry, migration modules and database connections are process-wide. A job file::
 
     {"root": "/tmp/.../original", "settings": "mysite.settings",
      "database": {"ENGINE": "django.db.backends.sqlite3", "NAME": "/tmp/.../a.sqlite3"},
@@ -12,18 +14,29 @@ database connections are process-wide. The parent (:mod:`squasher.runtime.verify
                {"op": "migrate", "targets": [["billing", "0002_x"]]},
                {"op": "migrate", "apps": ["billing", "orders"]},  # those apps' leaves only
                {"op": "migrate", "pick_from": [["billing", "0001_a"], ...], "signals": false},
+               {"op": "migrate", "targets": null, "signals": false, "per_app": true},
                {"op": "dump", "state": true, "data": true},
-               {"op": "makemigrations_check", "app": "billing"}]}
+               {"op": "makemigrations_check", "app": "billing"},
+               {"op": "graph", "applied": [["billing", "0001_a"]]}]}
     # or only [{"op": "databases"}]: the settings' DATABASES, read without django.setup()
 
 and the worker writes ``{"ok": true, "results": [...one per step...]}`` or ``{"ok": false,
-"error": {"kind": "settings"|"database"|"usage"|"migrate"|"internal", "message", "hint",
+"error": {"kind": "settings"|"database"|"usage"|"load"|"migrate"|"internal", "message", "hint",
 "path", "line", "results": [...steps done...]}}`` to ``output``. ``settings.DATABASES`` is
-replaced by the job's single ``default`` database before ``django.setup()`` (and routers are
-dropped); ``hide_squash`` (optional) loads migrations as if the squash file were absent;
-``drop_elidable`` (optional, a list of ``[app, name, index]`` of elidable operations, or of
-migration keys for all their elidable operations) loads those migrations without them, so the project's own databases are never touched. Django work happens in-process
-(``MigrationExecutor``, ``call_command``), never through ``manage.py``.
+replaced by the job's single ``default`` database (``null``: an in-memory SQLite database)
+before ``django.setup()`` (and routers are dropped); ``hide_squash`` (optional) loads
+migrations as if the squash file were absent; ``drop_elidable`` (optional, a list of ``[app,
+name, index]`` of elidable operations, or of migration keys for all their elidable
+operations) loads those migrations without them, so the project's own databases are never
+touched. Django work happens in-process (``MigrationExecutor``, ``call_command``), never
+through ``manage.py``.
+
+Steps: ``inspect`` (a squash and what it replaces), ``migrate`` (``per_app``: also the
+seconds and number of migrations applied per app, for ``compact``'s before/after table),
+``dump`` (schema, rows, final state: :mod:`squasher.runtime.dbcompare`),
+``makemigrations_check``, ``graph`` (the graph ``MigrationLoader`` builds: nodes with
+``external`` for files outside ``root``, edges, each leaf's plan, the apps in conflict;
+``applied`` migrations are recorded in the database first) and ``databases``.
 """
 
 from __future__ import annotations
@@ -32,11 +45,33 @@ import datetime
 import io
 import json
 import os
+import subprocess
 import sys
+import tempfile
+import threading
 import time
 import traceback
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from squasher.errors import (
+    DatabaseUnavailableError,
+    SettingsError,
+    SquasherError,
+    UnknownAppError,
+    UnknownMigrationError,
+    UsageError,
+    VerificationError,
+)
+
+if TYPE_CHECKING:  # the parent side (WorkerClient) never imports Django
+    from django.db.migrations.graph import MigrationGraph as DjangoMigrationGraph
+    from django.db.migrations.loader import MigrationLoader
+
+#: seconds a job may run before the parent gives up on it (a migration waiting on a lock)
+WORKER_TIMEOUT = 540
+#: the database of a job that names none: loading the graph needs no file
+MEMORY_DATABASE = {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}
 
 
 class StepError(Exception):
@@ -125,7 +160,7 @@ def _setup(job: dict[str, Any]) -> None:
         _hide_squash(tuple(job["hide_squash"]["squash"]), tuple(job["hide_squash"]["leaf"]))
     if job.get("drop_elidable"):
         _drop_elidable([tuple(k) for k in job["drop_elidable"]])
-    settings.DATABASES = {"default": job["database"]}
+    settings.DATABASES = {"default": job.get("database") or MEMORY_DATABASE}
     settings.DATABASE_ROUTERS = []
     try:
         django.setup()
@@ -148,7 +183,7 @@ def _drop_elidable(items: list[tuple[Any, ...]]) -> None:
             single.setdefault((item[0], item[1]), set()).add(int(item[2]))
     load_disk = MigrationLoader.load_disk
 
-    def load_disk_without_elidable(self: Any) -> None:
+    def load_disk_without_elidable(self: MigrationLoader) -> None:
         load_disk(self)
         for key, migration in self.disk_migrations.items():
             if key in whole or key in single:
@@ -157,7 +192,7 @@ def _drop_elidable(items: list[tuple[Any, ...]]) -> None:
                     op for i, op in enumerate(migration.operations)
                     if not (getattr(op, "elidable", False) and (key in whole or i in drop))]
 
-    MigrationLoader.load_disk = load_disk_without_elidable  # type: ignore[method-assign]
+    MigrationLoader.load_disk = load_disk_without_elidable
 
 
 #: name of the elidable RunPython the squash writer inserts between data and schema changes
@@ -213,7 +248,7 @@ def _hide_squash(squash: tuple[str, ...], leaf: tuple[str, ...]) -> None:
 
     load_disk = MigrationLoader.load_disk
 
-    def load_disk_without_squash(self: Any) -> None:
+    def load_disk_without_squash(self: MigrationLoader) -> None:
         load_disk(self)
         self.disk_migrations.pop(squash, None)
         for migration in self.disk_migrations.values():
@@ -221,7 +256,7 @@ def _hide_squash(squash: tuple[str, ...], leaf: tuple[str, ...]) -> None:
                                       for d in migration.dependencies]
             migration.run_before = [leaf if tuple(d) == squash else d for d in migration.run_before]
 
-    MigrationLoader.load_disk = load_disk_without_squash  # type: ignore[method-assign]
+    MigrationLoader.load_disk = load_disk_without_squash
 
 
 def _connection() -> Any:
@@ -336,7 +371,7 @@ def _inspect(job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _scope_and_prefix(graph: Any, app: str, squash: tuple[str, str],
+def _scope_and_prefix(graph: DjangoMigrationGraph, app: str, squash: tuple[str, str],
                       covered: set[tuple[str, str]]) -> tuple[list[str], list[tuple[str, str]]]:
     """What a squash can affect, in the graph of every file (squash and originals both present).
 
@@ -369,10 +404,24 @@ def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
 
     connection = _connection()
     started = time.perf_counter()
+    per_app: dict[str, float] = {}
+    count: dict[str, int] = {}
+    applying: dict[str, float] = {}
 
     def callback(action: str, migration: Any = None, fake: bool = False) -> None:
         if action == "apply_start":
             progress.append(f"{migration.app_label}.{migration.name}")
+            applying["since"] = time.perf_counter()
+        elif action == "apply_success" and migration is not None:
+            spent = time.perf_counter() - applying.get("since", time.perf_counter())
+            per_app[migration.app_label] = per_app.get(migration.app_label, 0.0) + spent
+            count[migration.app_label] = count.get(migration.app_label, 0) + 1
+
+    def done(result: dict[str, Any]) -> dict[str, Any]:
+        result["seconds"] = round(time.perf_counter() - started, 3)
+        if step.get("per_app"):
+            result.update(per_app=per_app, count=count)
+        return result
 
     executor = MigrationExecutor(connection, callback)
     try:
@@ -411,8 +460,7 @@ def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
     applied = [f"{m.app_label}.{m.name}" for m, backwards in plan if not backwards]
     target = f"{chosen[0]}.{chosen[1]}" if chosen else None
     if not signals:
-        return {"applied": applied, "target": target,
-                "seconds": round(time.perf_counter() - started, 3)}
+        return done({"applied": applied, "target": target})
     post_state.clear_delayed_apps_cache()
     post_apps = post_state.apps
     from django.apps import apps as global_apps
@@ -439,7 +487,7 @@ def _migrate(step: dict[str, Any], progress: list[str]) -> dict[str, Any]:
     else:
         emit_post_migrate_signal(0, False, connection.alias, stdout=out, apps=post_apps,
                                  plan=plan)
-    return {"applied": applied, "target": target, "seconds": round(time.perf_counter() - started, 3)}
+    return done({"applied": applied, "target": target})
 
 
 def _emit_scoped(name: str, connection: Any, out: io.StringIO, apps: Any, plan: Any) -> None:
@@ -462,7 +510,7 @@ def _emit_scoped(name: str, connection: Any, out: io.StringIO, apps: Any, plan: 
                     using=connection.alias, stdout=out, apps=apps, plan=plan)
 
 
-def _present(loader: Any, targets: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
+def _present(loader: MigrationLoader, targets: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Targets of the loaded graph: a migration an applied-as-a-whole squash replaces is
     migrated through that squash."""
     out: list[tuple[str, ...]] = []
@@ -507,6 +555,51 @@ def _makemigrations_check(step: dict[str, Any]) -> dict[str, Any]:
         changes = True
         out.write(_first_lines(exc))
     return {"changes": changes, "output": out.getvalue().strip()}
+
+
+def _graph(job: dict[str, Any], step: dict[str, Any]) -> dict[str, Any]:
+    """The graph Django's ``MigrationLoader`` builds (``ignore_no_migrations``), as JSON.
+
+    ``applied`` (optional) are recorded in the job's database first (an in-memory SQLite
+    one unless the job names another), so partially applied squashes are handled as on a
+    real database. ``external`` is true for migrations whose file is outside ``root``
+    (``auth``, ``contenttypes``, installed third-party apps); ``plans`` maps each leaf to
+    Django's ``forwards_plan`` of it; ``conflicts``: the apps with more than one leaf
+    (``detect_conflicts``, what makes ``migrate`` refuse).
+    """
+    from django.db.migrations.loader import MigrationLoader
+
+    from squasher.runtime.django_setup import loader_graph
+
+    connection = None
+    if step.get("applied") is not None:
+        from django.db.migrations.recorder import MigrationRecorder
+
+        connection = _connection()
+        recorder = MigrationRecorder(connection)
+        recorder.ensure_schema()
+        for app, name in step["applied"]:
+            recorder.record_applied(app, name)
+    try:
+        loader = MigrationLoader(connection, ignore_no_migrations=True)
+    except Exception as exc:  # Django raises plain ValueError / NodeNotFoundError
+        path, line = _project_frame(exc, Path(job["root"]).resolve())
+        raise StepError("load", f"Django's migration loader failed: {_first_lines(exc)}",
+                        path=path, line=line,
+                        hint="run `squasher check` to see the problem statically") from exc
+    g = loader_graph(loader)
+    base = str(Path(job["root"]).resolve())
+
+    def external(path: str | None) -> bool:
+        return not (path and str(Path(path).resolve()).startswith(base))
+
+    return {
+        "nodes": sorted([list(k), external(d.get("path"))] for k, d in g.nodes(data=True)),
+        "edges": sorted([list(a), list(b)] for a, b in g.edges()),
+        "plans": sorted([list(leaf), [list(k) for k in loader.graph.forwards_plan(leaf)]]
+                        for leaf in loader.graph.leaf_nodes()),
+        "conflicts": sorted(loader.detect_conflicts()),
+    }
 
 
 def _project_databases() -> dict[str, dict[str, Any]]:
@@ -564,6 +657,8 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
                 results.append(_dump(step))
             elif op == "makemigrations_check":
                 results.append(_makemigrations_check(step))
+            elif op == "graph":
+                results.append(_graph(job, step))
             else:
                 raise StepError("internal", f"unknown worker step {op!r}")
     except StepError as err:
@@ -578,6 +673,98 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             "kind": "internal", "message": _first_lines(exc), "hint": None, "path": path,
             "line": line, "traceback": traceback.format_exc()}}
     return {"ok": True, "results": results}
+
+
+# --------------------------------------------------------------------------- parent side
+
+
+class WorkerClient:
+    """Runs jobs in ``python -m squasher.runtime.worker`` processes (the parent's side).
+
+    ``tmp``: the folder for job and result files (one temporary folder per job when None);
+    ``origin``: the user's project when jobs run in a copy of it, whose paths in errors are
+    shown as the project's; ``error``: the exception (a :class:`SquasherError` class) raised
+    when a process dies or times out, called ``name`` in the message. ``PYTHONHASHSEED`` is
+    ``hash_seed`` (iterating over a set of strings gives the same order, and the same primary
+    keys, in every worker), inherited when None. Safe to use from several threads.
+    """
+
+    def __init__(self, settings_module: str, *, tmp: Path | None = None,
+                 origin: Path | None = None, timeout: float = WORKER_TIMEOUT,
+                 error: type[SquasherError] = VerificationError,
+                 name: str = "the verification worker", hash_seed: str | None = "0") -> None:
+        self.settings, self.tmp, self.origin = settings_module, tmp, origin
+        self.timeout, self.error, self.name, self.hash_seed = timeout, error, name, hash_seed
+        self._counter = 0
+        self._lock = threading.Lock()
+
+    def _unmap(self, text: str | None, tree: Path) -> str | None:
+        """Show paths of the project copy as paths of the user's project."""
+        if text is None or self.origin is None:
+            return text
+        return text.replace(str(tree.resolve()), str(self.origin)).replace(str(tree), str(self.origin))
+
+    def run(self, tree: Path, database: dict[str, Any] | None, steps: list[dict[str, Any]],
+            **options: Any) -> dict[str, Any]:
+        """Run ``steps`` on the project at ``tree`` with ``database`` as its only database;
+        the worker's answer (``ok``, ``results``, ``error``)."""
+        if self.tmp is None:
+            with tempfile.TemporaryDirectory(prefix="squasher-job-") as tmp:
+                return self._run(Path(tmp), 1, tree, database, steps, options)
+        with self._lock:
+            self._counter += 1
+            number = self._counter
+        return self._run(self.tmp, number, tree, database, steps, options)
+
+    def _run(self, tmp: Path, number: int, tree: Path, database: dict[str, Any] | None,
+             steps: list[dict[str, Any]], options: dict[str, Any]) -> dict[str, Any]:
+        job_file = tmp / f"job{number}.json"
+        out_file = tmp / f"result{number}.json"
+        job = {"root": str(tree), "settings": self.settings, "database": database,
+               "output": str(out_file), "steps": steps, **options}
+        job_file.write_text(json.dumps(job))
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1",
+               "DJANGO_SETTINGS_MODULE": self.settings}
+        if self.hash_seed is not None:
+            env["PYTHONHASHSEED"] = self.hash_seed
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-m", "squasher.runtime.worker", str(job_file)], cwd=tree, env=env,
+                capture_output=True, text=True, timeout=self.timeout,
+            )
+        except subprocess.TimeoutExpired:
+            raise self.error(f"{self.name} took longer than {self.timeout:g}s",
+                             hint="is a migration waiting on a lock?") from None
+        if not out_file.exists():
+            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
+            raise self.error(f"{self.name} died (exit {proc.returncode}): {self._unmap(tail, tree)}")
+        result: dict[str, Any] = json.loads(out_file.read_text())
+        if not result["ok"]:
+            error = result["error"]
+            for key in ("message", "path"):
+                error[key] = self._unmap(error.get(key), tree)
+        return result
+
+    @staticmethod
+    def raise_for(result: dict[str, Any]) -> None:
+        """Turn environment errors (settings, database, usage, load) into exceptions."""
+        if result["ok"]:
+            return
+        error = result["error"]
+        kw = {"path": error.get("path"), "line": error.get("line"), "hint": error.get("hint")}
+        kind, message = error["kind"], error["message"]
+        if kind == "settings":
+            raise SettingsError(message, **kw)
+        if kind == "database":
+            raise DatabaseUnavailableError(message, **kw)
+        if kind == "usage":
+            cls = UnknownAppError if message.startswith("unknown app") else (
+                UnknownMigrationError if "matches" in message else UsageError)
+            raise cls(message, **kw)
+        if kind == "load":
+            raise VerificationError(message, **kw)
+        if kind == "internal":
+            raise VerificationError(f"unexpected error in the verification worker: {message}", **kw)
 
 
 def main(argv: list[str] | None = None) -> int:

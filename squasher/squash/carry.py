@@ -34,6 +34,7 @@ from typing import Any
 
 import libcst as cst
 from libcst.metadata import (
+    Assignment,
     GlobalScope,
     ImportAssignment,
     MetadataWrapper,
@@ -42,6 +43,7 @@ from libcst.metadata import (
 )
 
 from squasher.errors import CarryError
+from squasher.records import migration_number
 
 _LAMBDA_HINT = (
     "define it as a module-level function in the migration, e.g. "
@@ -170,6 +172,12 @@ class _NodeCollector(cst.CSTVisitor):
         return True
 
 
+def _bindings(scope: GlobalScope) -> list[Assignment]:
+    """The module's own bindings, each with its node (builtins are bound in the parent
+    scope, never in a module's global scope)."""
+    return [a for a in scope.assignments if isinstance(a, Assignment)]
+
+
 class _Renamer(cst.CSTTransformer):
     def __init__(self, renames: dict[int, str]) -> None:
         self.renames = renames
@@ -196,6 +204,16 @@ class _Renamer(cst.CSTTransformer):
                 result = attr.with_changes(value=result)
             return result
         return updated_node
+
+
+def _renamed(node: cst.CSTNode, renames: dict[int, str]) -> cst.CSTNode:
+    """``node`` with the names of ``renames`` (by node id) replaced."""
+    if not renames:
+        return node
+    renamed = node.visit(_Renamer(renames))
+    if not isinstance(renamed, cst.CSTNode):  # pragma: no cover - a rename never removes a node
+        raise TypeError(f"renaming removed {type(node).__name__}")
+    return renamed
 
 
 class _ModuleInfo:
@@ -308,13 +326,7 @@ class Carrier:
 
     @staticmethod
     def _number(module_name: str) -> str:
-        last = module_name.rsplit(".", 1)[-1]
-        digits = ""
-        for ch in last:
-            if not ch.isdigit():
-                break
-            digits += ch
-        return digits
+        return migration_number(module_name.rsplit(".", 1)[-1])
 
     # -- public API ----------------------------------------------------------------
     def needs_carry(self, func: Callable[..., Any]) -> bool:
@@ -376,8 +388,7 @@ class Carrier:
             if local != assignment.name.split(".")[0]:
                 for ref in refs:
                     renames[id(ref.node)] = local
-        rendered = element.visit(_Renamer(renames)) if renames else element
-        text = info.module.code_for_node(rendered)
+        text = info.module.code_for_node(_renamed(element, renames))
         self.carried.append(
             CarriedItem(module_name, info.path, f"operations[{index}]", text.split("(")[0], "operation")
         )
@@ -433,8 +444,8 @@ class Carrier:
         )
 
     @staticmethod
-    def _global_assignments(info: _ModuleInfo, name: str) -> list[Any]:
-        return [a for a in info.scope.assignments if a.name == name or a.name.split(".")[0] == name]
+    def _global_assignments(info: _ModuleInfo, name: str) -> list[Assignment]:
+        return [a for a in _bindings(info.scope) if a.name == name or a.name.split(".")[0] == name]
 
     def _carry_name(self, info: _ModuleInfo, name: str) -> str:
         """Carry the module-level binding ``name`` of ``info``; return its local name."""
@@ -449,7 +460,7 @@ class Carrier:
         number = self._number(info.module_name)
         # imports written as a plain top-level statement are carried alias by alias
         import_specs: list[ImportSpec] = []
-        other: list[Any] = []
+        other: list[Assignment] = []
         for a in assignments:
             if isinstance(a, ImportAssignment):
                 idx = info.statement_index(a.node)
@@ -499,7 +510,7 @@ class Carrier:
         stmt = info.module.body[idx]
         nodes = info.statement_nodes[idx]
         renames: dict[int, str] = {}
-        for assignment in info.scope.assignments:
+        for assignment in _bindings(info.scope):
             refs = [r.node for r in assignment.references if id(r.node) in nodes]
             defines = id(assignment.node) in nodes
             if not refs and not defines:
@@ -524,8 +535,7 @@ class Carrier:
                     renames[id(target.name)] = local
                 elif isinstance(target, cst.Name):
                     renames[id(target)] = local
-        rendered = stmt.visit(_Renamer(renames)) if renames else stmt
-        text = info.module.code_for_node(rendered)
+        text = info.module.code_for_node(_renamed(stmt, renames))
         self._statements.append(
             f"# carried from {info.module_name} (line {info.line_of(idx)})\n{text.strip(chr(10))}"
         )

@@ -82,7 +82,11 @@ from squasher.records import MigrationKey, MigrationRecord
 from squasher.squash.carry import CarriedItem
 
 if TYPE_CHECKING:
-    from squasher.runtime.throwaway_db import Backend
+    from django.db.migrations.loader import MigrationLoader
+    from django.db.migrations.state import ProjectState
+
+    from squasher.graph.graph import MigrationGraph
+    from squasher.runtime.sandbox import Backend
 
 __all__ = ["PieceResult", "SquashResult", "plan_squash", "plan_and_write", "squash_name"]
 
@@ -191,7 +195,10 @@ class SquashResult:
 MAX_NAME_BYTES = 200
 
 
-def _number(name: str) -> str:
+def _name_prefix(name: str) -> str:
+    """What Django's squashmigrations puts before a squash's name: the start migration's name
+    up to its first ``_`` (its number for makemigrations' names; a hand-named migration keeps
+    its first word, as Django does)."""
     return name.split("_", 1)[0]
 
 
@@ -206,7 +213,7 @@ def squash_name(start: MigrationKey, end: MigrationKey, *, explicit_start: bool,
         if not name.replace("_", "a").isalnum() or not (name[0].isalnum() or name[0] == "_"):
             raise UsageError(f"--name {name!r} is not a valid migration name",
                              hint="use letters, digits and underscores")
-        full = name if name[0].isdigit() else f"{number or _number(start[1])}_{name}"
+        full = name if name[0].isdigit() else f"{number or _name_prefix(start[1])}_{name}"
         size = len(full.encode())
         if size > MAX_NAME_BYTES:
             raise UsageError(f"--name gives a {size}-byte migration name {full[:40]}...; "
@@ -216,14 +223,14 @@ def squash_name(start: MigrationKey, end: MigrationKey, *, explicit_start: bool,
     first = start[1] if explicit_start else "0001"
     full = f"{first}_squashed_{end[1]}"
     if len(full.encode()) > MAX_NAME_BYTES:
-        full = f"{_number(first)}_squashed_{_number(end[1])}"
+        full = f"{_name_prefix(first)}_squashed_{_name_prefix(end[1])}"
     return full
 
 
 # ----------------------------------------------------------------------------- helpers
 
 
-def _check_records(graph: Any, members: list[MigrationKey], allow_dynamic: bool,
+def _check_records(graph: MigrationGraph, members: list[MigrationKey], allow_dynamic: bool,
                    warnings: list[str]) -> dict[MigrationKey, tuple[int, str]]:
     """Refuse unreadable members. Returns the members whose ``operations`` are computed at
     import time, ``{key: (line, reason)}``: they are kept out of the squash
@@ -266,7 +273,7 @@ def _dynamic_segments(members: list[MigrationKey], dynamic: dict[MigrationKey, A
     return [seg for seg in segments if seg]
 
 
-def _dynamic_note(graph: Any, key: MigrationKey, line: int, reason: str) -> str:
+def _dynamic_note(graph: MigrationGraph, key: MigrationKey, line: int, reason: str) -> str:
     return (f"{key[0]}.{key[1]} is kept as it is (not squashed): it computes its operations at "
             f"import time ({reason}, {graph.records[key].path}:{line}), so a squash would "
             "freeze the branch this machine takes; "
@@ -290,7 +297,7 @@ def nested_replaces_supported() -> bool:
     return hasattr(MigrationLoader, "replace_migration")
 
 
-def _resolve(graph: Any, app: str, prefix: str) -> MigrationKey:
+def _resolve(graph: MigrationGraph, app: str, prefix: str) -> MigrationKey:
     """:meth:`MigrationGraph.resolve`, except that an ambiguous prefix resolves to the one
     candidate in the effective graph when the others are replaced by it (``0001`` with
     ``0001_initial`` replaced by ``0001_squashed_0004``)."""
@@ -305,7 +312,7 @@ def _resolve(graph: Any, app: str, prefix: str) -> MigrationKey:
         raise
 
 
-def _replacers(graph: Any, key: MigrationKey) -> list[MigrationKey]:
+def _replacers(graph: MigrationGraph, key: MigrationKey) -> list[MigrationKey]:
     """The squashes replacing ``key``, innermost first (a squash of a squash follows)."""
     out: list[MigrationKey] = []
     current = graph.replaced_by(key)
@@ -315,12 +322,12 @@ def _replacers(graph: Any, key: MigrationKey) -> list[MigrationKey]:
     return out
 
 
-def _nested_squashes(graph: Any, members: list[MigrationKey]) -> list[MigrationKey]:
+def _nested_squashes(graph: MigrationGraph, members: list[MigrationKey]) -> list[MigrationKey]:
     """Members that are themselves squashes with ``replaces`` (not finalized yet)."""
     return [k for k in members if graph.records.get(k) is not None and graph.records[k].replaces]
 
 
-def _replaced_ends(graph: Any, squash: MigrationKey) -> tuple[MigrationKey, MigrationKey]:
+def _replaced_ends(graph: MigrationGraph, squash: MigrationKey) -> tuple[MigrationKey, MigrationKey]:
     """(first, last) of the migrations ``squash`` replaces: once the squash file is gone a
     dependency on it means "after the last one" (what Django remaps a dependency on an
     unusable squash to) and a ``run_before`` naming it means "before the first one".
@@ -352,7 +359,7 @@ def _replaced_ends(graph: Any, squash: MigrationKey) -> tuple[MigrationKey, Migr
     return firsts[0], lasts[0]
 
 
-def _absorb_nested(graph: Any, squashes: list[MigrationKey], changes: ChangeSet
+def _absorb_nested(graph: MigrationGraph, squashes: list[MigrationKey], changes: ChangeSet
                    ) -> dict[MigrationKey, tuple[MigrationKey, MigrationKey, list[Path]]]:
     """Django < 6: stage the deletion of the squashes a new squash replaces; in every file
     (any app) a ``dependencies`` entry naming one of them points at the last migration it
@@ -385,7 +392,7 @@ def _absorb_nested(graph: Any, squashes: list[MigrationKey], changes: ChangeSet
     return out
 
 
-def _piece_replaces(graph: Any, piece: list[MigrationKey], nested: bool
+def _piece_replaces(graph: MigrationGraph, piece: list[MigrationKey], nested: bool
                     ) -> tuple[list[MigrationKey], set[MigrationKey]]:
     """(``replaces`` of the squash of ``piece``, every key it stands for).
 
@@ -411,7 +418,7 @@ def _piece_replaces(graph: Any, piece: list[MigrationKey], nested: bool
     return replaces, covered
 
 
-def _describe_frozen(graph: Any, members: list[MigrationKey], disk: dict[MigrationKey, Any],
+def _describe_frozen(graph: MigrationGraph, members: list[MigrationKey], disk: dict[MigrationKey, Any],
                      warnings: list[str]) -> None:
     """Say which branch of an import-time computed ``operations`` list was frozen."""
     from django.db import connection
@@ -426,7 +433,7 @@ def _describe_frozen(graph: Any, members: list[MigrationKey], disk: dict[Migrati
                         f"{connection.vendor!r}: {len(ops)} operation(s) ({kinds})")
 
 
-def _cycle_pieces(graph: Any, app: str, members: list[MigrationKey], split: bool
+def _cycle_pieces(graph: MigrationGraph, app: str, members: list[MigrationKey], split: bool
                   ) -> tuple[list[list[MigrationKey]], list[MigrationKey] | None]:
     try:
         from squasher.graph.cycles import format_cycle, split_without_cycles, squash_cycle
@@ -455,7 +462,7 @@ def _runs_code(migration: Any) -> bool:
     return any(isinstance(op, (RunPython, RunSQL)) for op in migration.operations)
 
 
-def _fresh_plan(loader: Any) -> list[MigrationKey]:
+def _fresh_plan(loader: MigrationLoader) -> list[MigrationKey]:
     """The order ``migrate`` applies every migration in on an empty database (what
     ``MigrationExecutor.migration_plan`` gives for the leaf nodes)."""
     plan: list[MigrationKey] = []
@@ -468,7 +475,7 @@ def _fresh_plan(loader: Any) -> list[MigrationKey]:
     return plan
 
 
-def _order_pieces(loader: Any, piece: list[MigrationKey], plan: list[MigrationKey]
+def _order_pieces(loader: MigrationLoader, piece: list[MigrationKey], plan: list[MigrationKey]
                   ) -> tuple[list[list[MigrationKey]], list[str]]:
     """Cut ``piece`` where squashing it whole would move another app's migration after code.
 
@@ -518,7 +525,7 @@ def _order_pieces(loader: Any, piece: list[MigrationKey], plan: list[MigrationKe
     return pieces, [cuts[a] for a in sorted(cuts)]
 
 
-def _from_state(loader: Any, piece: list[MigrationKey]) -> Any:
+def _from_state(loader: MigrationLoader, piece: list[MigrationKey]) -> ProjectState:
     """The ProjectState just before the piece: every non-member parent applied."""
     from django.db.migrations.state import ProjectState
 
@@ -535,7 +542,7 @@ def _from_state(loader: Any, piece: list[MigrationKey]) -> Any:
                                    real_apps=loader.unmigrated_apps)
 
 
-def _optimize(operations: list[Any], app: str, enabled: bool, from_state: Any = None,
+def _optimize(operations: list[Any], app: str, enabled: bool, from_state: ProjectState | None = None,
               origins: dict[int, tuple[str, int]] | None = None,
               ) -> tuple[list[Any], int, str, dict[str, Any] | None]:
     """(operations, django-only count, optimizer description, fallback details for
@@ -639,16 +646,85 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
     app's migration after code of the range (:func:`_order_pieces`). ``header=False``
     (Django's ``--no-header``) writes no leading comment block; its warnings and notes are
     still in the result. ``progress`` receives one line of text per step."""
+    run = _load(root, app, settings_module, progress)
+    _resolve_range(run, end, start, name)
+    dynamic = _check_records(run.graph, run.members, allow_dynamic, run.warnings)
+    run.notes = [_dynamic_note(run.graph, key, *where) for key, where in dynamic.items()]
+    cycle, order_notes = _plan_pieces(run, dynamic, split, keep_order)
+    _prepare_writing(run, allow_dynamic, optimize, header)
+    t0 = time.perf_counter()
+    for index, piece in enumerate(run.pieces):
+        if (len(run.pieces) > 1 or dynamic or order_notes) and len(piece) == 1:
+            _keep_as_is(run, piece[0])
+            continue
+        run.results.append(_write_piece(run, index, piece))
+    if run.absorbed_into:
+        _absorb_nested_squashes(run)
+    run.timings["write"] = round(time.perf_counter() - t0, 3)
+    _refuse_nothing_written(run, dynamic, cycle)
+    run.changes.check()
+    return SquashResult(app=app, root=run.root, pieces=run.results, changes=run.changes,
+                        warnings=run.warnings, split_from_cycle=cycle, timings=run.timings,
+                        notes=run.notes, kept_dynamic=list(dynamic), split_for_order=order_notes,
+                        kept_single=run.kept_single)
+
+
+@dataclass
+class _Run:
+    """One :func:`plan_squash`: what its steps read (the project as Django loads it, the
+    range, the options) and what they accumulate (warnings, notes, staged changes, the
+    written pieces)."""
+
+    root: Path
+    app: str
+    graph: MigrationGraph  # the project's, with Django's labels and dependencies
+    loader: MigrationLoader
+    say: Callable[[str], None]
+    timings: dict[str, float]
+    members: list[MigrationKey] = field(default_factory=list)
+    start_key: MigrationKey = ("", "")
+    end_key: MigrationKey = ("", "")
+    explicit_start: bool = False
+    name: str | None = None
+    pieces: list[list[MigrationKey]] = field(default_factory=list)
+    optimize: bool = True
+    header: bool = True
+    #: Django 6+: squashes among the members are listed in ``replaces`` as they are
+    nested: bool = True
+    #: Django < 6: member squashes whose files are deleted, their references repointed
+    absorb: list[MigrationKey] = field(default_factory=list)
+    migration_modules: set[str] = field(default_factory=set)
+    app_roots: set[MigrationKey] = field(default_factory=set)
+    warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    changes: ChangeSet = field(default_factory=ChangeSet)
+    results: list[PieceResult] = field(default_factory=list)
+    kept_single: list[MigrationKey] = field(default_factory=list)
+    #: a migration a written piece stands for -> that squash (later pieces depend on it)
+    written_by: dict[MigrationKey, tuple[str, str]] = field(default_factory=dict)
+    #: absorbed squash -> the name of the piece that absorbs it
+    absorbed_into: dict[MigrationKey, str] = field(default_factory=dict)
+
+
+def _load(root: str | Path, app: str, settings_module: str | None,
+          progress: Callable[[str], None] | None) -> _Run:
+    """The project loaded by Django's migration loader: Django is the source of truth for
+    labels, migration modules and evaluated dependencies."""
     say = progress or (lambda text: None)
     started = time.perf_counter()
-    root = Path(root).resolve()
+    resolved = Path(root).resolve()
     say("loading the project (Django's migration loader)")
-    # Django is the source of truth: labels, migration modules and evaluated dependencies
     from squasher.runtime.django_project import load_django_project
 
-    project, loader = load_django_project(root, settings_module)
-    graph = project.graph
-    timings = {"load": round(time.perf_counter() - started, 3)}
+    project, loader = load_django_project(resolved, settings_module)
+    return _Run(root=resolved, app=app, graph=project.graph, loader=loader, say=say,
+                timings={"load": round(time.perf_counter() - started, 3)})
+
+
+def _resolve_range(run: _Run, end: str, start: str | None, name: str | None) -> None:
+    """START and END resolved by prefix (START defaults to the app's first migration before
+    END) and the members: the graph interval between them, in plan order."""
+    graph, app = run.graph, run.app
     end_key = _resolve(graph, app, end)
     if start:
         start_key = _resolve(graph, app, start)
@@ -657,202 +733,304 @@ def plan_squash(root: str | Path, app: str, end: str, start: str | None = None, 
         if not roots:
             raise UsageError(f"cannot find the first migration of {app} before {end_key[1]}")
         start_key = roots[0]
-    members = graph.interval(app, start_key, end_key)
-    warnings: list[str] = []
-    dynamic = _check_records(graph, members, allow_dynamic, warnings)
-    notes = [_dynamic_note(graph, key, *where) for key, where in dynamic.items()]
-    pieces: list[list[MigrationKey]] = []
-    cycle: list[MigrationKey] | None = None
+    run.members = graph.interval(app, start_key, end_key)
+    run.start_key, run.end_key = start_key, end_key
+    run.explicit_start, run.name = bool(start), name
+
+
+def _plan_pieces(run: _Run, dynamic: dict[MigrationKey, tuple[int, str]], split: bool,
+                 keep_order: bool) -> tuple[list[MigrationKey] | None, list[str]]:
+    """Fill ``run.pieces``: the members cut around the dynamic ones, each run cut where one
+    squash would close a cycle (refused without ``split``) and, with ``keep_order``, where it
+    would move another app's migration after code. Returns (the first cycle found, why each
+    order cut was made)."""
     # cycles through every app Django loads, also apps outside the project (site-packages),
     # whose edges the project graph does not hold
     from squasher.runtime.django_setup import loader_graph
 
-    whole = loader_graph(loader)
-    plan = _fresh_plan(loader) if keep_order else []
+    whole = loader_graph(run.loader)
+    plan = _fresh_plan(run.loader) if keep_order else []
+    cycle: list[MigrationKey] | None = None
     order_notes: list[str] = []
-    for segment in _dynamic_segments(members, dynamic):
-        segment_pieces, segment_cycle = _cycle_pieces(whole, app, segment, split)
+    for segment in _dynamic_segments(run.members, dynamic):
+        segment_pieces, segment_cycle = _cycle_pieces(whole, run.app, segment, split)
         cycle = cycle or segment_cycle
         for cycle_free in segment_pieces:
-            ordered, reasons = (_order_pieces(loader, cycle_free, plan) if split and keep_order
+            ordered, reasons = (_order_pieces(run.loader, cycle_free, plan) if split and keep_order
                                 else ([cycle_free], []))
-            pieces += ordered
+            run.pieces += ordered
             order_notes += reasons
-    disk = loader.disk_migrations
-    migration_modules = {type(m).__module__ for m in disk.values()}
-    app_roots = set(graph.roots(app))
-    if allow_dynamic:
-        _describe_frozen(graph, members, disk, warnings)
-    nested = nested_replaces_supported()
-    absorb = [] if nested else _nested_squashes(graph, members)
-    absorbed_into: dict[MigrationKey, str] = {}
+    return cycle, order_notes
 
-    from squasher.squash.writer import (
-        SquashedMigration,
-        default_header,
-        render,
-        with_constraint_checkpoints,
+
+def _prepare_writing(run: _Run, allow_dynamic: bool, optimize: bool, header: bool) -> None:
+    """What every piece's writing reads: the migration modules Django loaded, the app's
+    roots, whether this Django loads nested squashes (else member squashes are absorbed);
+    with ``allow_dynamic`` a warning naming the branch each dynamic member was frozen in."""
+    disk = run.loader.disk_migrations
+    run.migration_modules = {type(m).__module__ for m in disk.values()}
+    run.app_roots = set(run.graph.roots(run.app))
+    if allow_dynamic:
+        _describe_frozen(run.graph, run.members, disk, run.warnings)
+    run.nested = nested_replaces_supported()
+    run.absorb = [] if run.nested else _nested_squashes(run.graph, run.members)
+    run.optimize, run.header = optimize, header
+    import squasher.squash.writer  # noqa: F401 - imported before the writing is timed
+
+
+def _keep_as_is(run: _Run, key: MigrationKey) -> None:
+    """A piece of one migration is left alone: its squash would gain nothing."""
+    run.warnings.append(f"{key[0]}.{key[1]} is kept as it is (a squash of a single "
+                        "migration would gain nothing)")
+    run.kept_single.append(key)
+
+
+@dataclass
+class _Optimized:
+    """A piece's operations after the optimizer and the constraint checkpoints."""
+
+    operations: list[Any]
+    count: int  # after the optimizer, before the checkpoints
+    django_count: int
+    optimizer: str
+    fallback: dict[str, Any] | None
+    elided: int
+    checkpoints: int
+
+
+def _write_piece(run: _Run, index: int, piece: list[MigrationKey]) -> PieceResult:
+    """The squash of one piece: its operations optimized, its dependencies and
+    ``run_before``, its name and file, rendered and staged in ``run.changes``."""
+    from squasher.squash.writer import SquashedMigration, render
+
+    app = run.app
+    migrations = _loaded_members(run, piece)
+    replaces, covered = _piece_replaces(run.graph, piece, run.nested)
+    operations, origins = _collect_operations(piece, migrations)
+    optimized = _optimize_piece(run, piece, operations, origins)
+    root_in_range = piece[0] in run.app_roots
+    dependencies = _piece_dependencies(run, piece, covered, migrations, root_in_range)
+    run_before = _piece_run_before(piece, migrations, covered)
+    non_atomic, atomic_reason, piece_warnings = _atomicity(piece, migrations)
+    new_name = _piece_name(run, index, piece)
+    path = _new_file(run, piece, new_name)
+    spec = SquashedMigration(
+        app_label=app, name=new_name, operations=optimized.operations, replaces=replaces,
+        dependencies=dependencies, run_before=run_before, initial=root_in_range,
+        atomic=not non_atomic, atomic_reason=atomic_reason,
+        operation_origins=origins, migration_modules=run.migration_modules,
+    )
+    spec.header = _header(run, spec, piece, len(replaces), piece_warnings if non_atomic else [])
+    for key in run.absorb:
+        if key in piece:
+            run.absorbed_into[key] = new_name
+    run.say(f"writing {new_name}")
+    t_render = time.perf_counter()
+    rendered = render(spec, format_path=path)
+    run.timings["render"] = round(run.timings.get("render", 0.0) + time.perf_counter() - t_render, 3)
+    run.changes.create(path, rendered.text)
+    for key in covered:
+        run.written_by[key] = (app, new_name)
+    return PieceResult(
+        app=app, name=new_name, path=path, members=list(piece), replaces=replaces,
+        dependencies=dependencies, ops_before=len(operations), ops_after=optimized.count,
+        checkpoints=optimized.checkpoints, elided=optimized.elided,
+        ops_django=optimized.django_count, optimizer=optimized.optimizer,
+        optimizer_fallback=optimized.fallback,
+        run_python=_count(optimized.operations, _run_python()) - optimized.checkpoints,
+        run_sql=_count(optimized.operations, _run_sql()),
+        carried=rendered.carried, source_operations=rendered.source_operations,
+        initial=root_in_range, atomic=not non_atomic, text=rendered.text,
+        formatter=rendered.formatter, warnings=piece_warnings,
     )
 
-    t0 = time.perf_counter()
-    changes = ChangeSet()
-    results: list[PieceResult] = []
-    kept_single: list[MigrationKey] = []
-    written_by: dict[MigrationKey, tuple[str, str]] = {}
-    for index, piece in enumerate(pieces):
-        if (len(pieces) > 1 or dynamic or order_notes) and len(piece) == 1:
-            warnings.append(f"{piece[0][0]}.{piece[0][1]} is kept as it is (a squash of a single "
-                            "migration would gain nothing)")
-            kept_single.append(piece[0])
-            continue
-        missing = [k for k in piece if k not in disk]
-        if missing:
-            raise SettingsError(
-                f"Django does not load {missing[0][0]}.{missing[0][1]}",
-                hint=f"is {app!r} in INSTALLED_APPS of the settings used?",
-            )
-        migrations = {k: disk[k] for k in piece}
-        replaces, covered = _piece_replaces(graph, piece, nested)
-        operations: list[Any] = []
-        origins: dict[int, tuple[str, int]] = {}
-        for key in piece:
-            migration = migrations[key]
-            for i, op in enumerate(migration.operations):
-                operations.append(op)
-                origins[id(op)] = (type(migration).__module__, i)
-        try:
-            from_state = _from_state(loader, piece) if optimize else None
-        except Exception:  # noqa: BLE001 - the optimizer then checks without a base state
-            from_state = None
-        say(f"optimizing {app} {piece[0][1]} .. {piece[-1][1]}: {len(operations)} operations")
-        t_optimize = time.perf_counter()
-        optimized, django_count, optimizer_name, fallback = _optimize(
-            operations, app, optimize, from_state, origins)
-        timings["optimize"] = round(timings.get("optimize", 0.0)
-                                    + time.perf_counter() - t_optimize, 3)
-        optimized_count = len(optimized)
-        kept = {id(op) for op in optimized}
-        elided = [op for op in operations
-                  if getattr(op, "elidable", False) and id(op) not in kept]
-        optimized, checkpoints = with_constraint_checkpoints(optimized, app, from_state)
-        root_in_range = piece[0] in app_roots
-        dependencies = _dependencies(app, piece, covered, migrations, root_in_range)
-        # a dependency on a migration an earlier piece of this split replaces: depend on that
-        # squash (Django remaps it to its last replaced migration when it is not used), so
-        # finalizing the earlier squash leaves nothing dangling
-        remapped: list[tuple[str, str]] = []
-        for dep in dependencies:
-            target = written_by.get((dep[0], dep[1]), dep)
-            if target not in remapped:
-                remapped.append(target)
-        dependencies = remapped
-        run_before: list[MigrationKey] = []
-        for key in piece:
-            for target in getattr(migrations[key], "run_before", []) or []:
-                target = (target[0], target[1])
-                if target not in covered and target not in run_before:
-                    run_before.append(target)
-        non_atomic = [k for k in piece if not getattr(migrations[k], "atomic", True)]
-        piece_warnings: list[str] = []
-        atomic_reason = None
-        if non_atomic:
-            names = ", ".join(k[1] for k in non_atomic)
-            atomic_reason = f"non-atomic because {names} {'is' if len(non_atomic) == 1 else 'are'} (atomic = False)"
-            piece_warnings.append(f"the squash is non-atomic: {names} declare(s) atomic = False; "
-                                  "its operations run without a wrapping transaction")
-        number = piece[0][1].split("_", 1)[0]
-        if piece == members:
-            new_name = squash_name(start_key, end_key, explicit_start=bool(start), name=name)
-        elif len(pieces) == 1:
-            new_name = squash_name(piece[0], piece[-1], explicit_start=True, name=name,
-                                   number=number)
-        else:
-            base = f"{name}_{index + 1}" if name else None
-            new_name = squash_name(piece[0], piece[-1], explicit_start=True, name=base,
-                                   number=number)
-        record = graph.records.get(piece[0])
-        migrations_dir = record.path.parent if record is not None else None
-        if migrations_dir is None:
-            raise UsageError(f"cannot locate the migrations directory of {app}")
-        path = migrations_dir / f"{new_name}.py"
-        if path.exists() or (app, new_name) in graph.records:
-            raise FileConflictError(
-                f"{app}.{new_name} already exists", path=path,
-                hint="choose another --name, or finalize/remove the existing squash first",
-            )
-        spec = SquashedMigration(
-            app_label=app, name=new_name, operations=optimized, replaces=replaces,
-            dependencies=dependencies, run_before=run_before, initial=root_in_range,
-            atomic=not non_atomic, atomic_reason=atomic_reason,
-            operation_origins=origins, migration_modules=migration_modules,
+
+def _loaded_members(run: _Run, piece: list[MigrationKey]) -> dict[MigrationKey, Any]:
+    """The piece's Migration instances as Django loaded them; a member Django does not load
+    means the settings used do not install the app."""
+    disk = run.loader.disk_migrations
+    missing = [k for k in piece if k not in disk]
+    if missing:
+        raise SettingsError(
+            f"Django does not load {missing[0][0]}.{missing[0][1]}",
+            hint=f"is {run.app!r} in INSTALLED_APPS of the settings used?",
         )
-        spec.header = default_header(spec, len(replaces))
-        if non_atomic:
-            spec.header.append("atomic = False: " + piece_warnings[0])
-        for w in warnings:
-            spec.header.append("warning: " + w)
-        for key in absorb:
-            if key in piece:
-                spec.header.append(
-                    f"absorbs the squash {key[1]} (its file is removed, its replaced migrations "
-                    "are listed instead, references to it are repointed at them): Django < 6.0 "
-                    "cannot load a squash of a squash that is kept")
-                absorbed_into[key] = new_name
-        if not header:
-            spec.header = []
-        say(f"writing {new_name}")
-        t_render = time.perf_counter()
-        rendered = render(spec, format_path=path)
-        timings["render"] = round(timings.get("render", 0.0) + time.perf_counter() - t_render, 3)
-        changes.create(path, rendered.text)
-        for key in covered:
-            written_by[key] = (app, new_name)
-        results.append(PieceResult(
-            app=app, name=new_name, path=path, members=list(piece), replaces=replaces,
-            dependencies=dependencies, ops_before=len(operations), ops_after=optimized_count,
-            checkpoints=checkpoints, elided=len(elided),
-            ops_django=django_count, optimizer=optimizer_name, optimizer_fallback=fallback,
-            run_python=_count(optimized, _run_python()) - checkpoints,
-            run_sql=_count(optimized, _run_sql()),
-            carried=rendered.carried, source_operations=rendered.source_operations,
-            initial=root_in_range, atomic=not non_atomic, text=rendered.text,
-            formatter=rendered.formatter, warnings=piece_warnings,
-        ))
-    if absorbed_into:
-        absorbed = _absorb_nested(graph, list(absorbed_into), changes)
-        for piece_result in results:
-            for key, (first, last, paths) in absorbed.items():
-                if absorbed_into[key] != piece_result.name:
-                    continue
-                files = ", ".join(p.name for p in paths) or "none"
-                piece_result.absorbed.append(key)
-                piece_result.notes.append(
-                    f"absorbs the squash {key[1]}: Django < 6.0 cannot load a squash of a squash "
-                    f"that is kept, so its file is removed and references to it now point at "
-                    f"{last[0]}.{last[1]} (dependencies) / {first[0]}.{first[1]} (run_before) "
-                    f"(rewritten: {files})")
-    timings["write"] = round(time.perf_counter() - t0, 3)
-    if not results and dynamic and not cycle:
+    return {k: disk[k] for k in piece}
+
+
+def _collect_operations(piece: list[MigrationKey], migrations: dict[MigrationKey, Any]
+                        ) -> tuple[list[Any], dict[int, tuple[str, int]]]:
+    """The members' operations in order, and where each came from (``id(op)`` -> (module,
+    position)): the writer names them, the optimizer's fallback details too."""
+    operations: list[Any] = []
+    origins: dict[int, tuple[str, int]] = {}
+    for key in piece:
+        migration = migrations[key]
+        for i, op in enumerate(migration.operations):
+            operations.append(op)
+            origins[id(op)] = (type(migration).__module__, i)
+    return operations, origins
+
+
+def _optimize_piece(run: _Run, piece: list[MigrationKey], operations: list[Any],
+                    origins: dict[int, tuple[str, int]]) -> _Optimized:
+    """The operations optimized from the state just before the piece (without one when it
+    cannot be built), then constraint checkpoints inserted after code that schema
+    operations follow (:func:`squasher.squash.writer.with_constraint_checkpoints`)."""
+    from squasher.squash.writer import with_constraint_checkpoints
+
+    app = run.app
+    try:
+        from_state = _from_state(run.loader, piece) if run.optimize else None
+    except Exception:  # noqa: BLE001 - the optimizer then checks without a base state
+        from_state = None
+    run.say(f"optimizing {app} {piece[0][1]} .. {piece[-1][1]}: {len(operations)} operations")
+    t_optimize = time.perf_counter()
+    optimized, django_count, optimizer_name, fallback = _optimize(
+        operations, app, run.optimize, from_state, origins)
+    run.timings["optimize"] = round(run.timings.get("optimize", 0.0)
+                                    + time.perf_counter() - t_optimize, 3)
+    optimized_count = len(optimized)
+    kept = {id(op) for op in optimized}
+    elided = [op for op in operations
+              if getattr(op, "elidable", False) and id(op) not in kept]
+    optimized, checkpoints = with_constraint_checkpoints(optimized, app, from_state)
+    return _Optimized(optimized, optimized_count, django_count, optimizer_name, fallback,
+                      len(elided), checkpoints)
+
+
+def _piece_dependencies(run: _Run, piece: list[MigrationKey], covered: set[MigrationKey],
+                        migrations: dict[MigrationKey, Any], root_in_range: bool
+                        ) -> list[tuple[str, str]]:
+    """The members' dependencies outside the piece (:func:`_dependencies`); one on a
+    migration an earlier piece of this split replaces names that squash instead (Django
+    remaps it to its last replaced migration when it is not used), so finalizing the
+    earlier squash leaves nothing dangling."""
+    dependencies = _dependencies(run.app, piece, covered, migrations, root_in_range)
+    remapped: list[tuple[str, str]] = []
+    for dep in dependencies:
+        target = run.written_by.get((dep[0], dep[1]), dep)
+        if target not in remapped:
+            remapped.append(target)
+    return remapped
+
+
+def _piece_run_before(piece: list[MigrationKey], migrations: dict[MigrationKey, Any],
+                      covered: set[MigrationKey]) -> list[MigrationKey]:
+    """The members' ``run_before`` entries pointing outside the piece, deduplicated."""
+    run_before: list[MigrationKey] = []
+    for key in piece:
+        for target in getattr(migrations[key], "run_before", []) or []:
+            target = (target[0], target[1])
+            if target not in covered and target not in run_before:
+                run_before.append(target)
+    return run_before
+
+
+def _atomicity(piece: list[MigrationKey], migrations: dict[MigrationKey, Any]
+               ) -> tuple[list[MigrationKey], str | None, list[str]]:
+    """(the non-atomic members, why the squash is non-atomic, the piece's warning): one
+    ``atomic = False`` member makes the whole squash non-atomic."""
+    non_atomic = [k for k in piece if not getattr(migrations[k], "atomic", True)]
+    if not non_atomic:
+        return non_atomic, None, []
+    names = ", ".join(k[1] for k in non_atomic)
+    reason = f"non-atomic because {names} {'is' if len(non_atomic) == 1 else 'are'} (atomic = False)"
+    return non_atomic, reason, [f"the squash is non-atomic: {names} declare(s) atomic = False; "
+                                "its operations run without a wrapping transaction"]
+
+
+def _piece_name(run: _Run, index: int, piece: list[MigrationKey]) -> str:
+    """Django's name for the whole range; a piece of a split is named after its own ends,
+    keeping its first member's number (``--name NAME`` becomes ``NAME_1``, ``NAME_2``...)."""
+    number = _name_prefix(piece[0][1])
+    if piece == run.members:
+        return squash_name(run.start_key, run.end_key, explicit_start=run.explicit_start,
+                           name=run.name)
+    if len(run.pieces) == 1:
+        return squash_name(piece[0], piece[-1], explicit_start=True, name=run.name,
+                           number=number)
+    base = f"{run.name}_{index + 1}" if run.name else None
+    return squash_name(piece[0], piece[-1], explicit_start=True, name=base, number=number)
+
+
+def _new_file(run: _Run, piece: list[MigrationKey], new_name: str) -> Path:
+    """The new file, next to the piece's first member; refused when that name exists (a
+    squash never overwrites)."""
+    record = run.graph.records.get(piece[0])
+    migrations_dir = record.path.parent if record is not None else None
+    if migrations_dir is None:
+        raise UsageError(f"cannot locate the migrations directory of {run.app}")
+    path = migrations_dir / f"{new_name}.py"
+    if path.exists() or (run.app, new_name) in run.graph.records:
+        raise FileConflictError(
+            f"{run.app}.{new_name} already exists", path=path,
+            hint="choose another --name, or finalize/remove the existing squash first",
+        )
+    return path
+
+
+def _header(run: _Run, spec: Any, piece: list[MigrationKey], replaced: int,
+            atomic_warnings: list[str]) -> list[str]:
+    """The comment block at the top of the file (none with ``header=False``): what made it,
+    why it is non-atomic, the run's warnings so far, the squashes it absorbs."""
+    if not run.header:
+        return []
+    from squasher.squash.writer import default_header
+
+    lines = default_header(spec, replaced)
+    if atomic_warnings:
+        lines.append("atomic = False: " + atomic_warnings[0])
+    for w in run.warnings:
+        lines.append("warning: " + w)
+    for key in run.absorb:
+        if key in piece:
+            lines.append(
+                f"absorbs the squash {key[1]} (its file is removed, its replaced migrations "
+                "are listed instead, references to it are repointed at them): Django < 6.0 "
+                "cannot load a squash of a squash that is kept")
+    return lines
+
+
+def _absorb_nested_squashes(run: _Run) -> None:
+    """Django < 6: the absorbed squashes' files deleted and references to them repointed
+    (:func:`_absorb_nested`), said in the notes of the piece that absorbs each."""
+    absorbed = _absorb_nested(run.graph, list(run.absorbed_into), run.changes)
+    for piece_result in run.results:
+        for key, (first, last, paths) in absorbed.items():
+            if run.absorbed_into[key] != piece_result.name:
+                continue
+            files = ", ".join(p.name for p in paths) or "none"
+            piece_result.absorbed.append(key)
+            piece_result.notes.append(
+                f"absorbs the squash {key[1]}: Django < 6.0 cannot load a squash of a squash "
+                f"that is kept, so its file is removed and references to it now point at "
+                f"{last[0]}.{last[1]} (dependencies) / {first[0]}.{first[1]} (run_before) "
+                f"(rewritten: {files})")
+
+
+def _refuse_nothing_written(run: _Run, dynamic: dict[MigrationKey, tuple[int, str]],
+                            cycle: list[MigrationKey] | None) -> None:
+    """Every piece was a single migration: say why (a dynamic member kept as it is, or the
+    cuts a cycle forced) rather than write nothing silently."""
+    if run.results:
+        return
+    app, members = run.app, run.members
+    if dynamic and not cycle:
         key, (line, reason) = next(iter(dynamic.items()))
         raise DynamicOperationsError(
             f"nothing to squash in {app} {members[0][1]}..{members[-1][1]}: {key[1]} computes "
             f"its operations at import time ({reason}) and is kept as it is, "
             "and every piece around it is a single migration",
-            path=graph.records[key].path, line=line,
+            path=run.graph.records[key].path, line=line,
             hint="squash a longer range around it, rewrite its operations as a literal list, "
                  "or pass --allow-dynamic to freeze them as evaluated here",
         )
-    if not results:
-        raise CircularDependencyError(
-            f"{app} {members[0][1]}..{members[-1][1]} cannot be squashed without a circular "
-            "dependency: every piece that avoids one is a single migration",
-            cycle=cycle, hint="nothing to squash in this range; try another range",
-        )
-    changes.check()
-    return SquashResult(app=app, root=root, pieces=results, changes=changes, warnings=warnings,
-                        split_from_cycle=cycle, timings=timings, notes=notes,
-                        kept_dynamic=list(dynamic), split_for_order=order_notes,
-                        kept_single=kept_single)
+    raise CircularDependencyError(
+        f"{app} {members[0][1]}..{members[-1][1]} cannot be squashed without a circular "
+        "dependency: every piece that avoids one is a single migration",
+        cycle=cycle, hint="nothing to squash in this range; try another range",
+    )
 
 
 def _run_python() -> type:
@@ -884,12 +1062,12 @@ def plan_and_write(root: str | Path, app: str, end: str, start: str | None = Non
     per step (loading, optimizing, writing, each verification). ``verify_dry_run`` (with
     ``dry_run`` and ``verify``): verify in a copy all the same, and write nothing.
     ``database`` (a ``DATABASES`` alias) and ``verify_on`` choose the engine verification
-    migrates on (:mod:`squasher.runtime.throwaway_db`), unless a resolved ``backend`` is given.
+    migrates on (:mod:`squasher.runtime.sandbox`), unless a resolved ``backend`` is given.
     """
     legacy = None
     if verify and (not dry_run or verify_dry_run) and backend is None:
         # Chosen (and a PostgreSQL server reached) before planning: fail before any work.
-        from squasher.runtime.throwaway_db import resolve_backend, split_legacy_database
+        from squasher.runtime.sandbox import resolve_backend, split_legacy_database
 
         alias, verify_on, legacy = split_legacy_database(database, verify_on)
         backend = resolve_backend(Path(root).resolve(), settings_module, verify_on=verify_on,
@@ -954,12 +1132,8 @@ def _verify_in_copy(result: SquashResult, settings_module: str | None, backend: 
     import shutil
     import tempfile
 
-    from squasher.runtime.verify import (
-        claim_temp_dir,
-        copy_project,
-        remove_stale_temp_dirs,
-        verify_squash,
-    )
+    from squasher.runtime.sandbox import claim_temp_dir, copy_project, remove_stale_temp_dirs
+    from squasher.runtime.verify import verify_squash
 
     remove_stale_temp_dirs()
     tmp = Path(tempfile.mkdtemp(prefix="squasher-verify-"))

@@ -28,7 +28,7 @@ import types
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from squasher.errors import CarryError, SquasherError
 from squasher.squash.carry import (
@@ -39,6 +39,9 @@ from squasher.squash.carry import (
     parse_import_line,
     render_imports,
 )
+
+if TYPE_CHECKING:
+    from django.db.migrations.state import ProjectState
 
 MigrationKey = tuple[str, str]
 
@@ -106,7 +109,7 @@ def _op_models(op: Any) -> set[str] | None:
     return names
 
 
-def _fk_models(operations: list[Any], from_state: Any, app_label: str | None) -> set[str] | None:
+def _fk_models(operations: list[Any], from_state: ProjectState | None, app_label: str | None) -> set[str] | None:
     """Models of the squashed app that take part in a foreign key (hold one or are the
     target of one) anywhere in ``from_state`` or in the operations; None = unknown."""
     if from_state is None:
@@ -136,7 +139,7 @@ def _fk_models(operations: list[Any], from_state: Any, app_label: str | None) ->
 
 
 def with_constraint_checkpoints(operations: list[Any], app_label: str | None = None,
-                                from_state: Any = None) -> tuple[list[Any], int]:
+                                from_state: ProjectState | None = None) -> tuple[list[Any], int]:
     """Insert a checkpoint after a RunPython/RunSQL only where something can be pending.
 
     What the end of an original migration's transaction did, and a squash no longer does,
@@ -567,7 +570,7 @@ def normalize(value: Any, carrier: Carrier, local_module: str) -> Any:
             qual = getattr(v, "__qualname__", getattr(v, "__name__", ""))
             if module == local_module:
                 return ("carried", qual)
-            if carrier.is_migration_module(module):
+            if module is not None and carrier.is_migration_module(module):
                 return ("carried", carrier.local_qualname(module, qual))
             return ("func", module, qual)
         if isinstance(v, functools.partial):

@@ -44,7 +44,8 @@ with open("pyproject.toml", "rb") as f:
     project = tomllib.load(f)["project"]
 name = lambda d: re.match(r"[A-Za-z0-9_.-]+", d).group().lower()
 deps = [d for d in project["dependencies"] if name(d) != "django"]
-print(json.dumps({"deps": deps, "version": project["version"], "python": list(sys.version_info[:2]),
+version = re.search(r'__version__ = "([^"]+)"', open("squasher/__init__.py").read()).group(1)
+print(json.dumps({"deps": deps, "version": version, "python": list(sys.version_info[:2]),
                   "platform": sys.platform, "machine": platform.machine().lower(),
                   "implementation": sys.implementation.name}))
 `], { capture: true }));

@@ -1,5 +1,5 @@
 /**
- * "Show migration graph": a webview rendering the Mermaid text returned by `squasher.graph.graph`.
+ * "Show migration graph": a webview rendering the Mermaid text returned by `squasher.graph`.
  * Mermaid is bundled into the extension (dist/media/mermaid.min.js); nothing is loaded from
  * the internet and the CSP only allows scripts carrying this page's nonce.
  * Clicking a node opens its migration file (the `nodes` map of the graph result).
@@ -41,7 +41,7 @@ export class GraphView {
     private apps: string[] | undefined,
   ) {
     const media = vscode.Uri.joinPath(extensionUri, "dist", "media");
-    this.panel = vscode.window.createWebviewPanel("squasher.graph.graph", "Migration graph", vscode.ViewColumn.Beside, {
+    this.panel = vscode.window.createWebviewPanel("squasher.graph", "Migration graph", vscode.ViewColumn.Beside, {
       enableScripts: true,
       localResourceRoots: [media],
       retainContextWhenHidden: true,

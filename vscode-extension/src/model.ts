@@ -6,11 +6,11 @@
 /** Commands the server registers (`workspace/executeCommand`). */
 export const ServerCommands = {
   listApps: "squasher.listApps",
-  graph: "squasher.graph.graph",
+  graph: "squasher.graph",
   createMerge: "squasher.createMerge",
-  rebase: "squasher.lifecycle.rebase",
-  squash: "squasher.squash.plan",
-  finalize: "squasher.lifecycle.finalize",
+  rebase: "squasher.rebase",
+  squash: "squasher.squash",
+  finalize: "squasher.finalize",
   conflictCount: "squasher.conflictCount",
 } as const;
 

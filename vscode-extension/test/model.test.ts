@@ -129,7 +129,7 @@ describe("code lenses and the graph button", () => {
   it("keeps only lenses with a command to run", () => {
     const lenses = [
       { title: "1 dependent", command: { title: "1 dependent", command: "" } },
-      { title: "squashable", command: { title: "squashable", command: "squasher.squash.plan" } },
+      { title: "squashable", command: { title: "squashable", command: "squasher.squash" } },
       { title: "unresolved" },
     ];
     assert.deepEqual(runnableLenses(lenses).map((l) => l.title), ["squashable"]);

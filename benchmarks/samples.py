@@ -1,7 +1,8 @@
-"""Worker for a real Django project (sample_apps): per-app histories and a SQLite check.
+"""Optimizer checks on a real Django project (sample_apps) and on synthetic histories.
 
-Run as ``python -m squasher.optimizer.samples COMMAND ROOT`` (own process: it configures
-Django from ``ROOT/settings.py``):
+Development tool (not part of the package): run as ``python benchmarks/samples.py COMMAND
+ROOT`` (own process: it configures Django from ``ROOT/settings.py``); used by
+``bench_optimizer.py`` and ``tests/test_optimizer_sqlite.py``:
 
 ``histories``
     for every app: its operations in plan order, optimized by Django and by squasher
@@ -15,6 +16,9 @@ Django from ``ROOT/settings.py``):
     constraints ignoring names, row data — wall-clock values masked; for tables written by
     an elidable data migration, which is dropped by design, only the row count) and each
     run's optimizer result.
+``synthetic SIZE SEED``
+    applies :func:`synthetic.realistic_history` and its optimized form to two SQLite
+    databases (no project needed) and compares them.
 """
 
 from __future__ import annotations
@@ -231,7 +235,7 @@ def _compare(original: dict[str, Any], optimized: dict[str, Any]) -> list[str]:
 
 
 def synthetic_check(size: int, seed: int) -> dict[str, Any]:
-    """Apply :func:`.synthetic.realistic_history` and its optimized form to two SQLite
+    """Apply :func:`synthetic.realistic_history` and its optimized form to two SQLite
     databases (no project needed) and compare the introspected schemas and rows."""
     import django
     from django.conf import settings
@@ -248,9 +252,9 @@ def synthetic_check(size: int, seed: int) -> dict[str, Any]:
     from django.db import connections
     from django.db.migrations.migration import Migration
     from django.db.migrations.state import ProjectState
+    from synthetic import APP, realistic_history
 
     from squasher.optimizer import optimize
-    from squasher.optimizer.synthetic import APP, realistic_history
 
     ops = realistic_history(size, seed)
     result = optimize(ops, APP)
@@ -277,8 +281,8 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(synthetic_check(int(args[1]), int(args[2])), default=str))
         return 0
     if len(args) != 2 or args[0] not in ("histories", "sqlite"):
-        print("usage: python -m squasher.optimizer.samples histories|sqlite ROOT\n"
-              "       python -m squasher.optimizer.samples synthetic SIZE SEED", file=sys.stderr)
+        print("usage: python benchmarks/samples.py histories|sqlite ROOT\n"
+              "       python benchmarks/samples.py synthetic SIZE SEED", file=sys.stderr)
         return 2
     root = Path(args[1]).resolve()
     os.chdir(root)

@@ -1,7 +1,13 @@
-"""Where verification migrates: the throwaway-database backend, chosen like Django's test runner.
+"""Where verification works: copies of the project, temporary folders, throwaway databases.
 
-Django's test runner creates its test databases on the server the project's ``DATABASES``
-alias names. Verification does the same:
+Copies (:func:`copy_project`): the project's source files only (no VCS, virtualenvs,
+node_modules, databases, caches), in a temporary folder marked as this process's
+(:func:`claim_temp_dir`), so a later run removes what a killed one left behind
+(:func:`remove_stale_temp_dirs`).
+
+Throwaway databases, on the backend chosen like Django's test runner: Django's test runner
+creates its test databases on the server the project's ``DATABASES`` alias names.
+Verification does the same:
 
 * ``--verify-on sqlite``: temporary SQLite files (no server, no settings read);
 * ``--verify-on postgresql``: throwaway databases ``squasher_verify_<random>`` on a PostgreSQL
@@ -13,25 +19,107 @@ alias names. Verification does the same:
   own engine yet: SQLite is used and the report says so).
 
 ``--database ALIAS`` is Django's flag: the alias whose engine and server are meant, ``default``
-unless given. The project's settings are read in a :mod:`squasher.runtime.worker` process (the only
-place that imports the project), so this module never imports Django itself.
+unless given. The project's settings are read in a :mod:`squasher.runtime.worker` process (the
+only place that imports the project), so this module never imports Django itself.
+:class:`DatabasePool` makes the databases of one run and drops them after.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
-import subprocess
-import sys
+import shutil
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from squasher.errors import DatabaseUnavailableError, SettingsError, UsageError
+from squasher.runtime.worker import WorkerClient
+
+# --------------------------------------------------------------------------- copies
+
+#: folders never copied: VCS, caches, virtualenvs, build output, user uploads
+SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", "node_modules", "__pycache__", ".squasher-cache", ".squasher-journal",
+    ".tox", ".nox",
+    ".mypy_cache", ".pytest_cache", ".ruff_cache", ".venv", "venv", ".idea", ".vscode",
+    "htmlcov", "build", "dist", "media", "staticfiles",
+})
+#: files never copied: bytecode, databases, logs
+SKIP_SUFFIXES = (".pyc", ".pyo", ".sqlite3", ".sqlite", ".db", ".sqlite3-journal", ".log")
+#: marker written into every temporary folder of a run: the pid that owns it
+OWNER_FILE = "squasher-owner.pid"
+
+
+def skipped_names(directory: str, names: list[str]) -> set[str]:
+    """The entries of ``directory`` a copy leaves out (a ``shutil.copytree`` ``ignore``)."""
+    skipped = set()
+    for name in names:
+        full = os.path.join(directory, name)
+        if os.path.isdir(full):
+            if name in SKIP_DIRS or os.path.exists(os.path.join(full, "pyvenv.cfg")):
+                skipped.add(name)
+        elif name.endswith(SKIP_SUFFIXES) or ".sqlite3-" in name:
+            skipped.add(name)
+    return skipped
+
+
+def copy_project(root: Path, dest: Path) -> Path:
+    """Copy the project's source files (no VCS, virtualenvs, node_modules, databases, caches).
+
+    Symlinks are copied as what they point to: a symlinked ``migrations`` folder must become
+    a folder of the copy, or hiding replaced files in the copy would delete the user's own."""
+    shutil.copytree(root, dest, ignore=skipped_names, symlinks=False, ignore_dangling_symlinks=True)
+    return dest
+
+
+def source_files(base: Path) -> dict[str, bytes]:
+    """The files below ``base`` that :func:`copy_project` copies, by relative POSIX path."""
+    out: dict[str, bytes] = {}
+    for directory, dirs, names in os.walk(base):
+        skipped = skipped_names(directory, dirs + names)
+        dirs[:] = sorted(d for d in dirs if d not in skipped)
+        for name in sorted(names):
+            if name in skipped:
+                continue
+            path = Path(directory) / name
+            out[path.relative_to(base).as_posix()] = path.read_bytes()
+    return out
+
+
+def claim_temp_dir(path: Path) -> None:
+    """Mark ``path`` as this process's, so :func:`remove_stale_temp_dirs` can tell whether a
+    killed run left it behind."""
+    (path / OWNER_FILE).write_text(str(os.getpid()))
+
+
+def remove_stale_temp_dirs() -> list[Path]:
+    """Remove ``squasher-verify-*`` / ``squasher-compact-*`` folders in the temp directory
+    whose owning process is gone (a run killed by SIGKILL/SIGTERM cannot clean up itself)."""
+    removed: list[Path] = []
+    base = Path(tempfile.gettempdir())
+    for pattern in ("squasher-verify-*", "squasher-compact-*"):
+        for path in base.glob(pattern):
+            try:
+                pid = int((path / OWNER_FILE).read_text())
+            except (OSError, ValueError):
+                continue  # not marked (older squasher, or being created): leave it
+            try:
+                os.kill(pid, 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue  # someone else's
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+# --------------------------------------------------------------------------- databases
 
 DSN_ENV = "SQUASHER_POSTGRES_DSN"
 SQLITE, POSTGRESQL = "sqlite", "postgresql"
@@ -196,21 +284,48 @@ def postgres_databases(server: str | Backend, count: int, template: str | None =
         admin.close()
 
 
+class DatabasePool:
+    """Throwaway databases of one run, optionally copies of a migrated ``template``.
+
+    SQLite: files in the temporary directory ``tmp`` (a template is copied file by file).
+    PostgreSQL: databases created on the server (``CREATE DATABASE ... TEMPLATE``), all
+    dropped on exit, also on failure.
+    """
+
+    def __init__(self, backend: Backend, tmp: Path) -> None:
+        self.backend, self.tmp = backend, tmp
+        self.stack = ExitStack()
+        self.template: dict[str, Any] | None = None
+        self._count = 0
+
+    def __enter__(self) -> DatabasePool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stack.close()
+
+    def make(self, labels: list[str], *, from_template: bool = True) -> list[dict[str, Any]]:
+        """One Django ``DATABASES`` entry per label (copies of ``template`` if set and
+        ``from_template``)."""
+        template = self.template if from_template else None
+        if self.backend.engine == POSTGRESQL:
+            return self.stack.enter_context(postgres_databases(
+                self.backend, len(labels), template=template["NAME"] if template else None))
+        dbs = []
+        for label in labels:
+            self._count += 1
+            path = self.tmp / f"{label}-{self._count}.sqlite3"
+            if template:
+                shutil.copyfile(template["NAME"], path)
+            dbs.append({"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)})
+        return dbs
+
+
 def read_project_databases(root: Path, settings_module: str) -> dict[str, dict[str, Any]]:
     """The project's ``DATABASES`` (JSON-safe values only), read in a worker process."""
-    with tempfile.TemporaryDirectory(prefix="squasher-settings-") as tmp:
-        out = Path(tmp) / "result.json"
-        job = {"root": str(root), "settings": settings_module, "database": None,
-               "output": str(out), "steps": [{"op": "databases"}]}
-        job_file = Path(tmp) / "job.json"
-        job_file.write_text(json.dumps(job))
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "DJANGO_SETTINGS_MODULE": settings_module}
-        proc = subprocess.run([sys.executable, "-m", "squasher.runtime.worker", str(job_file)],
-                              cwd=root, env=env, capture_output=True, text=True, timeout=120)
-        if not out.exists():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-3:])
-            raise SettingsError(f"cannot read the project's DATABASES (exit {proc.returncode}): {tail}")
-        result = json.loads(out.read_text())
+    worker = WorkerClient(settings_module, timeout=120, error=SettingsError,
+                          name="the worker reading the project's DATABASES", hash_seed=None)
+    result = worker.run(Path(root), None, [{"op": "databases"}])
     if not result["ok"]:
         error = result["error"]
         raise SettingsError(error["message"], hint=error.get("hint"), path=error.get("path"),
