@@ -212,14 +212,20 @@ def dsn_entry(dsn: str) -> dict[str, Any]:
             "OPTIONS": options}
 
 
-def _postgres_params(dsn: str) -> dict[str, Any]:
+def _psycopg() -> Any:
+    """The psycopg module, or the one-line error saying how to install it."""
     try:
-        from psycopg.conninfo import conninfo_to_dict
+        import psycopg
     except ImportError:
         raise DatabaseUnavailableError(
             "verifying on PostgreSQL needs psycopg", hint="pip install 'psycopg[binary]'") from None
+    return psycopg
+
+
+def _postgres_params(dsn: str) -> dict[str, Any]:
+    conninfo = _psycopg().conninfo
     try:
-        return dict(conninfo_to_dict(dsn))
+        return dict(conninfo.conninfo_to_dict(dsn))
     except Exception as exc:
         raise DatabaseUnavailableError(
             f"{DSN_ENV} is not a valid PostgreSQL DSN: {exc}",
@@ -236,11 +242,7 @@ def as_backend(server: str | Backend) -> Backend:
 def connect(server: str | Backend) -> Any:
     """An autocommit connection to the server's maintenance database; clear errors."""
     backend = as_backend(server)
-    try:
-        import psycopg
-    except ImportError:
-        raise DatabaseUnavailableError(
-            "verifying on PostgreSQL needs psycopg", hint="pip install 'psycopg[binary]'") from None
+    psycopg = _psycopg()
     params = backend.connect_params()
     where = f"{params.get('host', 'localhost')}:{params.get('port', 5432)}"
     try:

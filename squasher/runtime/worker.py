@@ -609,20 +609,19 @@ def _project_databases() -> dict[str, dict[str, Any]]:
     from django.conf import settings
 
     def plain(value: Any) -> Any:
+        """``value`` as JSON, or ``_DROP`` for what JSON cannot hold (each value converted once)."""
         if isinstance(value, (str, int, float, bool)) or value is None:
             return value
         if isinstance(value, Path):
             return str(value)
         if isinstance(value, dict):
-            return {str(k): plain(v) for k, v in value.items() if plain(v) is not _DROP}
+            converted = {str(k): plain(v) for k, v in value.items()}
+            return {k: v for k, v in converted.items() if v is not _DROP}
         return _DROP
 
-    out: dict[str, dict[str, Any]] = {}
-    for alias, entry in (getattr(settings, "DATABASES", None) or {}).items():
-        if isinstance(entry, dict):
-            out[str(alias)] = {str(k): plain(v) for k, v in entry.items()
-                               if plain(v) is not _DROP}
-    return out
+    databases = getattr(settings, "DATABASES", None) or {}
+    return {str(alias): plain(entry) for alias, entry in databases.items()
+            if isinstance(entry, dict)}
 
 
 _DROP = object()
